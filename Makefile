@@ -1,0 +1,54 @@
+# The course's commands. `make all` regenerates report/; `make test` checks everything.
+#
+#   make all PROFILE=smoke|cpu|paper DATA=auto|coco_sample|samples|<folder>
+#   make PYTHON=python all        (inside an activated conda environment: no .venv)
+
+PYTHON ?= .venv/bin/python
+PROFILE ?= cpu
+DATA ?=
+REPORT ?= report
+RUN_DIR ?= runs/$(PROFILE)
+NBVAL = -m pytest --nbval notebooks -p no:cacheprovider
+
+# With the default PYTHON, every target first makes sure .venv exists and is up to date;
+# with PYTHON set to another interpreter, the environment is taken as given.
+ifeq ($(PYTHON),.venv/bin/python)
+ENV := .venv/.installed
+endif
+
+.PHONY: env all test unit nbval report-smoke notebooks lab clean
+
+env: $(ENV)
+
+.venv/.installed: pyproject.toml
+	python3 -m venv .venv
+	.venv/bin/python -m pip install --quiet --upgrade pip
+	.venv/bin/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+all: $(ENV)
+	$(PYTHON) -m colorlib report --profile $(PROFILE) --data "$(DATA)" --run-dir $(RUN_DIR) --out $(REPORT)
+
+test: unit nbval report-smoke
+
+unit: $(ENV)
+	$(PYTHON) -m pytest tests -q -p no:cacheprovider
+
+nbval: $(ENV)
+	$(PYTHON) $(NBVAL) -q
+
+# The report machinery, end to end on the smoke profile, in a temporary folder.
+report-smoke: $(ENV)
+	tmp=$$(mktemp -d) && \
+	$(PYTHON) -m colorlib report --profile smoke --run-dir $$tmp/run --out $$tmp/report && \
+	ls $$tmp/report/index.html $$tmp/report/0[1-5]_*.html >/dev/null && rm -rf $$tmp
+
+# Re-execute the committed notebooks with their default parameters (after editing them).
+notebooks: $(ENV)
+	$(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace notebooks/0*.ipynb
+
+lab: $(ENV)
+	$(PYTHON) -m jupyter lab notebooks
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from colorlib.cli import main
+
+sys.exit(main())

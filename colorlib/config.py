@@ -1,0 +1,77 @@
+"""Run configurations: one plain dataclass, and the named profiles smoke, cpu and paper.
+
+A profile is data: every field can be overridden from a notebook's parameters or the make line.
+"""
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run needs to know; printed at the top of each training notebook."""
+
+    profile: str = "smoke"
+    data: str = "samples"  # auto | coco_sample | samples | <folder>
+    n_images: int = 8  # images drawn from the source before the split (0: all)
+    val_fraction: float = 0.25
+    seed: int = 98
+    size: int = 64  # training and evaluation resolution, pixels
+    batch_size: int = 4
+    num_workers: int = 0
+    imagenet_weights: str = "never"  # auto (use them when they can be had) | never
+    pretrain_epochs: int = 2
+    pretrain_lr: float = 1e-4
+    gan_epochs: int = 2
+    gan_lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lambda_l1: float = 100.0
+    gan_mode: str = "vanilla"  # vanilla | lsgan
+    precision: str = "auto"  # auto (bf16 where the device supports it) | bf16 | fp32
+    channels_last: bool = True
+    device: str = "auto"  # auto | cpu | cuda | mps
+    display_every: int = 1  # show Gray / Fake / Real every N GAN steps (0: never)
+    ssim_images: int = 5  # validation images scored after every GAN epoch
+
+    def replace(self, **changes):
+        """Return a copy with some fields changed, refusing names that are not fields."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValueError(f"unknown config fields {sorted(unknown)}; known: {sorted(self.asdict())}")
+        return dataclasses.replace(self, **changes)
+
+    def asdict(self):
+        return dataclasses.asdict(self)
+
+
+PROFILES = {
+    # The package photos, tiny images, two short epochs each: about a minute per notebook.
+    "smoke": Config(),
+    # A real training run sized for a 2-core laptop CPU.
+    "cpu": Config(
+        profile="cpu", data="auto", n_images=0, val_fraction=0.25, size=128, batch_size=16,
+        num_workers=2, imagenet_weights="auto", pretrain_epochs=10, gan_epochs=5,
+        display_every=100,
+    ),
+    # The capstone exactly: COCO sample, 12,000 images split 9,000 / 3,000, 256 px,
+    # 30 epochs of L1 pretraining then 70 GAN epochs, ImageNet ResNet18 (a GPU schedule).
+    "paper": Config(
+        profile="paper", data="coco_sample", n_images=12_000, val_fraction=0.25, size=256,
+        batch_size=16, num_workers=4, imagenet_weights="auto", pretrain_epochs=30, gan_epochs=70,
+        precision="fp32", channels_last=False, display_every=200,
+    ),
+}
+
+
+def get_config(profile="smoke", **overrides):
+    """Return the named profile with overrides applied; None values keep the profile's own.
+
+    Parameters
+    ----------
+    profile : {"smoke", "cpu", "paper"}
+    **overrides
+        Config fields to change, e.g. ``size=128``.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
+    return PROFILES[profile].replace(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,135 @@
+"""Figures of the course. Each function draws one figure and returns it.
+
+Figures are matplotlib ``Figure`` objects; in a notebook, assign the result (``fig = ...``) and
+the inline backend shows it once.
+"""
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from colorlib.lab import lab_to_rgb, scaled_channels
+from colorlib.preprocessing import lightness
+
+
+def show_images(images, titles=None, ncols=4, size=3.0):
+    """A grid of RGB (or greyscale) images with optional titles."""
+    nrows = int(np.ceil(len(images) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (ax, image) in enumerate(zip(axes.flat, images)):
+        ax.imshow(image, cmap="gray" if np.ndim(image) == 2 else None, vmin=0, vmax=1)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def show_lab_channels(lab):
+    """L*, a* and b* of one natural-unit Lab image, each scaled to [0, 1] and shown alone."""
+    scaled = scaled_channels(lab)
+    names = ["L* (lightness)", "a* (green - red)", "b* (blue - yellow)"]
+    return show_images([scaled[..., i] for i in range(3)], names, ncols=3)
+
+
+def show_preprocessing(variants):
+    """Each preprocessed image above the histogram of its L* channel."""
+    fig, axes = plt.subplots(2, len(variants), figsize=(3.2 * len(variants), 6))
+    for column, (name, image) in enumerate(variants.items()):
+        axes[0, column].imshow(np.clip(image, 0, 1))
+        axes[0, column].set_title(name, fontsize=9)
+        axes[0, column].axis("off")
+        axes[1, column].hist(lightness(image).ravel(), bins=64, range=(0, 100), color="0.3")
+        axes[1, column].set_xlabel("L*")
+        axes[1, column].set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def show_gray_fake_real(L, fake_ab, real_ab, n=5):
+    """The capstone's figure: grey input, colorization and truth for n images, one row each."""
+    n = min(n, len(L))
+    fake = lab_to_rgb(L[:n], fake_ab[:n])
+    real = lab_to_rgb(L[:n], real_ab[:n])
+    grey = (np.asarray(L[:n].float().cpu())[:, 0] + 1.0) / 2.0
+    fig, axes = plt.subplots(3, n, figsize=(3 * n, 9), squeeze=False)
+    for row, (name, images) in enumerate([("Gray", grey), ("Fake", fake), ("Real", real)]):
+        for column in range(n):
+            ax = axes[row, column]
+            ax.imshow(images[column], cmap="gray" if name == "Gray" else None, vmin=0, vmax=1)
+            ax.axis("off")
+            if column == 0:
+                ax.set_title(name, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history, keys, title=None):
+    """Per-epoch curves of the named values in a training history."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    epochs = [record["epoch"] for record in history]
+    for key in keys:
+        ax.plot(epochs, [record[key] for record in history], marker="o", label=key)
+    ax.set_xlabel("epoch")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_score_distribution(scores, metric, bins=20):
+    """Histograms of one per-image metric for several models, {model: scores}, overlaid."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, values in scores.items():
+        ax.hist(values[metric], bins=bins, alpha=0.5, label=f"{name} (mean {np.mean(values[metric]):.3f})")
+    ax.set_xlabel(metric)
+    ax.set_ylabel("images")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_scatter(x, y, xlabel, ylabel):
+    """One point per image: how two metrics relate."""
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.scatter(x, y, s=12, alpha=0.7)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def show_photos(paths, size=None, ncols=4):
+    """A grid of photos from files, titled by file name, resized to size x size if given."""
+    from colorlib.dataset import load_rgb
+
+    images = [np.asarray(load_rgb(path, size)) for path in paths]
+    return show_images(images, [Path(path).name for path in paths], ncols=ncols)
+
+
+def show_ranked(L, fake_ab, real_ab, indices, scores):
+    """Chosen validation images: the colorization above the truth, titled with their scores.
+
+    ``scores`` is {"ssim": per-image, "ciede2000": per-image} of the colorization.
+    """
+    indices = [int(i) for i in indices]
+    if not indices:
+        fig, ax = plt.subplots(figsize=(4, 1))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no such images in this validation set", ha="center", va="center")
+        return fig
+    titles = [f"SSIM {scores['ssim'][i]:.3f} · ΔE00 {scores['ciede2000'][i]:.1f}" for i in indices]
+    fake = lab_to_rgb(L[indices], fake_ab[indices])
+    real = lab_to_rgb(L[indices], real_ab[indices])
+    fig, axes = plt.subplots(2, len(indices), figsize=(3 * len(indices), 6.4), squeeze=False)
+    for column, title in enumerate(titles):
+        for row, images in enumerate((fake, real)):
+            axes[row, column].imshow(images[column])
+            axes[row, column].axis("off")
+        axes[0, column].set_title(title, fontsize=9)
+    axes[0, 0].text(-0.1, 0.5, "model", transform=axes[0, 0].transAxes, rotation=90, va="center")
+    axes[1, 0].text(-0.1, 0.5, "truth", transform=axes[1, 0].transAxes, rotation=90, va="center")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,78 @@
+"""Contrast preprocessing compared in notebook 02: stretching, histogram and adaptive equalisation.
+
+The operations act on the L* channel alone, the generator's input, scaled to [0, 1]; the photo's
+own a*b* are put back so that each result can be shown in colour.
+"""
+import numpy as np
+from skimage import exposure
+from skimage.color import rgb2lab
+
+from colorlib.lab import lab_to_srgb
+
+
+def lower_contrast(lightness01, factor=0.4):
+    """Squeeze intensities towards mid-grey, simulating a flat, low-contrast photo."""
+    return 0.5 + (np.asarray(lightness01, dtype=np.float64) - 0.5) * factor
+
+
+def stretch_contrast(lightness01, percentiles=(2, 98)):
+    """Linearly map the given intensity percentiles to [0, 1], clipping the tails."""
+    low, high = np.percentile(lightness01, percentiles)
+    return exposure.rescale_intensity(lightness01, in_range=(low, high), out_range=(0.0, 1.0))
+
+
+def equalize_histogram(lightness01):
+    """Global histogram equalisation: a flat intensity histogram over the whole image."""
+    return exposure.equalize_hist(lightness01)
+
+
+def equalize_adaptive(lightness01, clip_limit=0.03):
+    """Contrast-limited adaptive histogram equalisation (CLAHE), tile by tile."""
+    return exposure.equalize_adapthist(lightness01, clip_limit=clip_limit)
+
+
+def preprocessing_variants(rgb, factor=0.4):
+    """The original, a low-contrast copy, and the three remedies applied to that copy's L*.
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (H, W, 3), float in [0, 1]
+    factor : float
+        Contrast left in the low-contrast copy.
+
+    Returns
+    -------
+    dict of ndarray
+        {name: RGB image}, each rebuilt from its processed L* and the photo's own a*b*.
+    """
+    lab = rgb2lab(rgb)
+    flat = lower_contrast(lab[..., 0] / 100.0, factor)
+    lightness = {
+        "original": lab[..., 0] / 100.0,
+        "low contrast": flat,
+        "contrast stretching": stretch_contrast(flat),
+        "histogram equalisation": equalize_histogram(flat),
+        "adaptive equalisation": equalize_adaptive(flat),
+    }
+    return {name: _with_lightness(lab, L) for name, L in lightness.items()}
+
+
+def _with_lightness(lab, lightness01):
+    lab = lab.copy()
+    lab[..., 0] = np.clip(lightness01, 0.0, 1.0) * 100.0
+    return np.clip(lab_to_srgb(lab), 0.0, 1.0)
+
+
+def lightness(rgb):
+    """The L* channel (0-100) of an RGB float image."""
+    return rgb2lab(np.clip(rgb, 0.0, 1.0))[..., 0]
+
+
+def lightness_summary(variants):
+    """Per variant: mean, standard deviation and 1st-99th percentile span of L*."""
+    summary = {}
+    for name, image in variants.items():
+        L = lightness(image)
+        p1, p99 = np.percentile(L, [1, 99])
+        summary[name] = {"mean": float(L.mean()), "std": float(L.std()), "p1-p99 span": float(p99 - p1)}
+    return summary

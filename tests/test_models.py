@@ -1,0 +1,87 @@
+import pytest
+import torch
+from torch import nn
+
+from colorlib.losses import GANLoss
+from colorlib.models import PatchDiscriminator, build_generator, count_parameters, describe_layers
+
+
+@pytest.fixture(scope="module")
+def generator():
+    torch.manual_seed(0)
+    return build_generator(64, imagenet_weights="never", verbose=False)
+
+
+def test_generator_maps_L_to_ab(generator):
+    net, weights = generator
+    assert weights == "random"
+    out = net(torch.randn(2, 1, 64, 64))
+    assert out.shape == (2, 2, 64, 64)
+
+
+def test_generator_body_is_a_one_channel_resnet18(generator):
+    net, _ = generator
+    first_conv = net.layers[0][0]
+    assert isinstance(first_conv, nn.Conv2d) and first_conv.in_channels == 1
+    assert 30e6 < count_parameters(net) < 32e6
+
+
+def test_generator_says_which_weights(capsys):
+    build_generator(64, imagenet_weights="never")
+    assert "RANDOM weights" in capsys.readouterr().out
+
+
+def test_required_imagenet_weights_fail_clearly(monkeypatch):
+    monkeypatch.setattr("colorlib.models.imagenet_weights_available", lambda download=True: False)
+    with pytest.raises(RuntimeError, match="ImageNet weights are required"):
+        build_generator(64, imagenet_weights="required", verbose=False)
+    with pytest.raises(ValueError, match="imagenet_weights"):
+        build_generator(64, imagenet_weights="yes")
+
+
+def test_discriminator_gives_a_30x30_grid_on_256px():
+    out = PatchDiscriminator()(torch.randn(1, 3, 256, 256))
+    assert out.shape == (1, 1, 30, 30)
+
+
+def test_discriminator_patches_see_70x70_pixels():
+    disc = PatchDiscriminator().eval()
+    image = torch.randn(1, 3, 128, 128, requires_grad=True)
+    out = disc(image)
+    out[0, 0, 5, 5].backward()
+    rows = image.grad.abs().sum(dim=(0, 1, 3)).nonzero()
+    cols = image.grad.abs().sum(dim=(0, 1, 2)).nonzero()
+    assert rows.max() - rows.min() + 1 == 70
+    assert cols.max() - cols.min() + 1 == 70
+
+
+def test_describe_layers_totals_the_parameters():
+    text = describe_layers(PatchDiscriminator().model)
+    assert text.splitlines()[-1].split()[-1] == f"{count_parameters(PatchDiscriminator()):,}"
+
+
+@pytest.mark.parametrize("mode", ["vanilla", "lsgan"])
+def test_gan_loss_targets(mode):
+    loss = GANLoss(mode)
+    logits = torch.tensor([[0.3, -1.2], [2.0, 0.0]])
+    real, fake = loss(logits, real=True), loss(logits, real=False)
+    if mode == "vanilla":
+        expected_real = nn.functional.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        expected_fake = nn.functional.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits))
+    else:
+        expected_real = ((logits - 1) ** 2).mean()
+        expected_fake = (logits ** 2).mean()
+    torch.testing.assert_close(real, expected_real)
+    torch.testing.assert_close(fake, expected_fake)
+    assert loss.target(logits, True).shape == logits.shape
+
+
+def test_gan_loss_is_low_when_the_logits_are_right():
+    loss = GANLoss("vanilla")
+    confident = torch.full((1, 1, 4, 4), 10.0)
+    assert loss(confident, real=True) < 1e-3 < loss(confident, real=False)
+
+
+def test_unknown_gan_mode_is_refused():
+    with pytest.raises(ValueError, match="wgan"):
+        GANLoss("wgan")

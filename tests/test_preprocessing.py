@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+from skimage import data
+
+from colorlib.preprocessing import (
+    equalize_adaptive, equalize_histogram, lightness, lightness_summary, lower_contrast,
+    preprocessing_variants, stretch_contrast,
+)
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return data.chelsea()[::4, ::4] / 255.0
+
+
+def test_lower_contrast_narrows_the_range():
+    image = np.linspace(0, 1, 11)
+    flat = lower_contrast(image, 0.4)
+    assert flat.min() == pytest.approx(0.3) and flat.max() == pytest.approx(0.7)
+
+
+def test_stretching_fills_the_range():
+    flat = lower_contrast(np.linspace(0, 1, 101), 0.4)
+    stretched = stretch_contrast(flat, percentiles=(0, 100))
+    assert stretched.min() == pytest.approx(0) and stretched.max() == pytest.approx(1)
+
+
+def test_equalisation_flattens_the_histogram():
+    rng = np.random.default_rng(0)
+    skewed = rng.beta(2, 8, size=(64, 64))
+    counts, _ = np.histogram(equalize_histogram(skewed), bins=8, range=(0, 1))
+    assert counts.max() < 2 * counts.min()
+    assert equalize_adaptive(skewed).std() > skewed.std()
+
+
+def test_variants_change_L_only(photo):
+    variants = preprocessing_variants(photo)
+    assert list(variants) == [
+        "original", "low contrast", "contrast stretching", "histogram equalisation", "adaptive equalisation",
+    ]
+    for image in variants.values():
+        assert image.shape == photo.shape and 0 <= image.min() and image.max() <= 1
+    summary = lightness_summary(variants)
+    assert summary["low contrast"]["std"] < summary["original"]["std"]
+    assert summary["contrast stretching"]["std"] > summary["low contrast"]["std"]
+    np.testing.assert_allclose(lightness(variants["original"]), lightness(photo), atol=0.05)

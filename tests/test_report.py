@@ -1,0 +1,59 @@
+import json
+import os
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from colorlib.report import NotebookFailed, build_report, index_page, notebook_parameters
+
+
+def write_notebook(path, source):
+    cell = new_code_cell(source)
+    params = new_code_cell("value = 1")
+    params.metadata["tags"] = ["parameters"]
+    notebook = new_notebook(cells=[params, cell])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+
+
+def test_parameters_use_paths_relative_to_the_notebooks(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    params = notebook_parameters("smoke", tmp_path / "runs" / "x", str(tmp_path / "data"), tmp_path / "notebooks")
+    assert params == {"profile": "smoke", "run_dir": os.path.join("..", "runs", "x"), "data": os.path.join("..", "data")}
+    assert notebook_parameters("cpu", "runs/cpu", "samples", "notebooks")["data"] == "samples"
+
+
+def test_report_runs_notebooks_in_order_and_indexes_them(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    write_notebook(notebooks / "a.ipynb", "open('order.txt', 'a').write('a')")
+    write_notebook(notebooks / "b.ipynb", "open('order.txt', 'a').write('b')")
+    run = build_report("smoke", tmp_path / "report", tmp_path / "run", notebooks_dir=notebooks,
+                       notebooks=("a", "b"), log=lambda line: None)
+    assert (notebooks / "order.txt").read_text() == "ab"
+    for name in ("a", "b"):
+        assert (tmp_path / "report" / f"{name}.ipynb").is_file()
+        assert (tmp_path / "report" / f"{name}.html").is_file()
+    index = (tmp_path / "report" / "index.html").read_text()
+    assert 'href="a.html"' in index and 'href="b.html"' in index
+    assert json.loads((tmp_path / "report" / "run.json").read_text())["parameters"]["profile"] == "smoke"
+    assert list(run["wall_time_s"]) == ["a", "b"]
+
+
+def test_a_failing_notebook_stops_the_report_and_is_named(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    write_notebook(notebooks / "bad.ipynb", "raise ValueError('no photos here')")
+    write_notebook(notebooks / "after.ipynb", "open('ran.txt', 'w')")
+    with pytest.raises(NotebookFailed, match="notebook bad failed: ValueError: no photos here"):
+        build_report("smoke", tmp_path / "report", tmp_path / "run", notebooks_dir=notebooks,
+                     notebooks=("bad", "after"), log=lambda line: None)
+    assert not (notebooks / "ran.txt").exists()
+
+
+def test_index_page_lists_times():
+    page = index_page({"parameters": {"profile": "cpu"}, "wall_time_s": {"01": 12.0, "02": 3.0},
+                       "environment": {"torch": "x"}})
+    assert "15 s" in page and "&quot;profile&quot;: &quot;cpu&quot;" in page

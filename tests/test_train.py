@@ -1,0 +1,107 @@
+import pytest
+import torch
+
+from colorlib.models import PatchDiscriminator, build_generator
+from colorlib.train import (
+    ColorizationGAN, GAN_LOSSES, L1Pretrainer, LossMeters, check_finite, load_checkpoint,
+    run_epochs, save_checkpoint,
+)
+
+
+def fixed_batch(n=4, size=64):
+    torch.manual_seed(0)
+    L = torch.rand(n, 1, size, size) * 2 - 1
+    ab = torch.stack([L[:, 0] * 0.3, -L[:, 0] * 0.2], dim=1)  # colour that depends on L
+    return L, ab
+
+
+def new_generator():
+    torch.manual_seed(0)
+    return build_generator(64, imagenet_weights="never", verbose=False)[0]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_pretraining_steps_lower_the_L1_loss(precision):
+    L, ab = fixed_batch()
+    trainer = L1Pretrainer(new_generator(), lr=1e-3, precision=precision)
+    losses = [float(trainer.train_step(L, ab)["L1"]) for _ in range(4)]
+    assert losses[-1] < losses[0]
+
+
+def test_gan_step_trains_both_networks():
+    L, ab = fixed_batch()
+    generator, discriminator = new_generator(), PatchDiscriminator()
+    before_g = [p.detach().clone() for p in generator.parameters()]
+    before_d = [p.detach().clone() for p in discriminator.parameters()]
+    gan = ColorizationGAN(generator, discriminator)
+    losses = gan.train_step(L, ab)
+    assert set(losses) == set(GAN_LOSSES)
+    assert all(torch.isfinite(v) for v in losses.values())
+    torch.testing.assert_close(losses["G"], losses["G_GAN"] + losses["G_L1"])
+    torch.testing.assert_close(losses["D"], (losses["D_fake"] + losses["D_real"]) / 2)
+    assert any(not torch.equal(a, b) for a, b in zip(before_g, generator.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before_d, discriminator.parameters()))
+
+
+def test_generator_step_leaves_the_discriminator_alone():
+    L, ab = fixed_batch()
+    gan = ColorizationGAN(new_generator(), PatchDiscriminator())
+    after_d_step = {}
+    d_step = gan.opt_D.step
+
+    def step_and_snapshot():
+        d_step()
+        for name, p in gan.discriminator.named_parameters():
+            after_d_step[name] = (p.detach().clone(), p.grad.clone())
+
+    gan.opt_D.step = step_and_snapshot
+    gan.train_step(L, ab)
+    assert after_d_step
+    for name, p in gan.discriminator.named_parameters():
+        weights, grad = after_d_step[name]
+        assert torch.equal(p, weights), name
+        assert torch.equal(p.grad, grad), name  # G's loss added no gradient to D
+
+
+def test_gan_l1_term_is_weighted_by_lambda():
+    L, ab = fixed_batch()
+    gan = ColorizationGAN(new_generator(), PatchDiscriminator(), lambda_l1=100.0)
+    with torch.no_grad():
+        expected = (gan.generator(L) - ab).abs().mean() * 100
+    torch.testing.assert_close(gan.train_step(L, ab)["G_L1"], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_non_finite_loss_names_epoch_and_step():
+    with pytest.raises(FloatingPointError, match="G_L1 is nan at epoch 3, step 7"):
+        check_finite({"G": torch.tensor(1.0), "G_L1": torch.tensor(float("nan"))}, 3, 7)
+
+
+def test_loss_meters_weight_by_batch_size():
+    meters = LossMeters()
+    meters.update({"L1": 1.0}, 3)
+    meters.update({"L1": 3.0}, 1)
+    assert meters.means() == {"L1": 1.5}
+
+
+def test_run_epochs_records_history():
+    L, ab = fixed_batch()
+    loader = [{"L": L[:2], "ab": ab[:2]}, {"L": L[2:], "ab": ab[2:]}]
+    trainer = L1Pretrainer(new_generator())
+    lines = []
+    history = run_epochs(trainer, loader, 2, torch.device("cpu"), on_epoch_end=lambda e: {"val": e * 1.0},
+                         log=lines.append)
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert [r["val"] for r in history] == [1.0, 2.0]
+    assert lines[0].startswith("epoch 1/2  L1 ")
+
+
+def test_checkpoints_round_trip_and_refuse_missing_files(tmp_path):
+    generator = new_generator()
+    save_checkpoint(tmp_path / "g.pt", generator=generator.state_dict(), config={"size": 64})
+    state = load_checkpoint(tmp_path / "g.pt")
+    assert state["config"] == {"size": 64}
+    for key, value in generator.state_dict().items():
+        assert torch.equal(state["generator"][key], value)
+    assert not list(tmp_path.glob("*.tmp"))
+    with pytest.raises(FileNotFoundError, match="nothing.pt"):
+        load_checkpoint(tmp_path / "nothing.pt")
