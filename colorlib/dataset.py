@@ -1,14 +1,15 @@
 """Photos as training pairs: the L channel in, the ab channels to predict.
 
-Each item is read with Pillow, converted to RGB, resized to a square, flipped at random when
-training, and converted to normalised Lab (see :mod:`colorlib.lab`).
+Two datasets give the same items: :class:`ColorizationDataset` decodes and converts each photo
+every time (the capstone's way), :class:`LabTensorDataset` indexes Lab tensors decoded once
+(see :mod:`colorlib.cache`). Training items are flipped horizontally at random.
 """
 import random
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from colorlib.lab import rgb_to_lab
 
@@ -54,26 +55,36 @@ class ColorizationDataset(Dataset):
         return {"L": torch.from_numpy(L), "ab": torch.from_numpy(ab)}
 
 
+class LabTensorDataset(Dataset):
+    """Items from a stack of normalised Lab tensors, flipped on the tensor when training.
+
+    Parameters
+    ----------
+    lab : Tensor, shape (N, 3, S, S)
+        Channel 0 is L, channels 1-2 are ab (any float dtype; items are float32).
+    split : {"train", "val"}
+    """
+
+    def __init__(self, lab, split):
+        if split not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        if len(lab) == 0:
+            raise ValueError(f"no images for the {split} split")
+        self.lab = lab
+        self.split = split
+
+    def __len__(self):
+        return len(self.lab)
+
+    def __getitem__(self, index):
+        lab = self.lab[index].float()
+        if self.split == "train" and torch.rand(()) < 0.5:
+            lab = lab.flip(-1)
+        return {"L": lab[:1], "ab": lab[1:]}
+
+
 def seed_worker(worker_id):
     """Seed numpy and random in a DataLoader worker from its torch seed, so runs repeat."""
     worker_seed = torch.initial_seed() % 2**32
     np.random.seed(worker_seed)
     random.seed(worker_seed)
-
-
-def make_loader(dataset, batch_size, seed, num_workers=0, shuffle=None, pin_memory=False):
-    """Return a seeded DataLoader; shuffles (and drops the last partial batch) for training."""
-    train = dataset.split == "train" if shuffle is None else shuffle
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=train,
-        drop_last=train and len(dataset) > batch_size,
-        num_workers=num_workers,
-        worker_init_fn=seed_worker,
-        generator=generator,
-        pin_memory=pin_memory,
-        persistent_workers=num_workers > 0,
-    )

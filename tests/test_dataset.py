@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from colorlib.dataset import ColorizationDataset, load_rgb, make_loader
+from colorlib.dataset import ColorizationDataset, load_rgb
 from colorlib.lab import rgb_to_lab
 
 
@@ -62,12 +62,3 @@ def test_bad_split_and_empty_list_are_refused(photos):
         ColorizationDataset(photos, "test", 32)
     with pytest.raises(ValueError, match="no images"):
         ColorizationDataset([], "train", 32)
-
-
-def test_seeded_loaders_repeat(photos):
-    def first_batch():
-        torch.manual_seed(123)
-        loader = make_loader(ColorizationDataset(photos, "train", 32), batch_size=2, seed=7)
-        return next(iter(loader))["L"]
-
-    torch.testing.assert_close(first_batch(), first_batch(), rtol=0, atol=0)

@@ -1,0 +1,83 @@
+"""The Lab tensor cache: each photo is decoded, resized and converted to Lab once per size.
+
+Entries are keyed by the file's content (sha256), the size and :data:`PREPROCESSING_VERSION`,
+so a changed photo, size or conversion never reuses a stale tensor. They live outside the
+repository (``COLORLIB_CACHE``, else ``$XDG_CACHE_HOME/colorlib``, else ``~/.cache/colorlib``).
+"""
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from colorlib.images import read_rgb
+from colorlib.lab import rgb_to_lab
+
+# Bump whenever the way a photo becomes a tensor changes (resizing, conversion, dtype).
+PREPROCESSING_VERSION = 1
+
+
+def default_cache_dir():
+    """Where cached tensors go unless a folder is given."""
+    if os.environ.get("COLORLIB_CACHE"):
+        return Path(os.environ["COLORLIB_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "colorlib"
+
+
+def file_digest(path):
+    """sha256 of a file's bytes, as hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def lab_tensor(rgb, size):
+    """Resize an RGB uint8 array to size x size and return normalised Lab, (3, size, size) float16."""
+    resized = np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BICUBIC))
+    L, ab = rgb_to_lab(resized)
+    return torch.from_numpy(np.concatenate([L, ab])).to(torch.float16)
+
+
+class LabCache:
+    """Normalised Lab tensors of photos at one size, computed once and kept on disk.
+
+    Parameters
+    ----------
+    size : int
+        Side of the square the photos are resized to.
+    root : path-like, optional
+        Cache folder; :func:`default_cache_dir` when None.
+    """
+
+    def __init__(self, size, root=None):
+        self.size = size
+        self.root = Path(root) if root is not None else default_cache_dir()
+        self.folder = self.root / f"v{PREPROCESSING_VERSION}" / f"{size}px"
+        self.hits = self.misses = 0
+
+    def entry(self, digest):
+        return self.folder / digest[:2] / f"{digest}.pt"
+
+    def get(self, path, digest=None):
+        """The photo's (3, size, size) float16 Lab tensor, from the cache or computed and stored."""
+        entry = self.entry(digest or file_digest(path))
+        if entry.is_file():
+            self.hits += 1
+            return torch.load(entry, weights_only=True)
+        self.misses += 1
+        tensor = lab_tensor(read_rgb(path), self.size)
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_suffix(f".{os.getpid()}.tmp")  # atomic: a crash never leaves half a file
+        torch.save(tensor, tmp)
+        os.replace(tmp, entry)
+        return tensor
+
+    def stack(self, paths, digests=None):
+        """All photos' tensors as one (N, 3, size, size) float16 tensor."""
+        digests = digests or [None] * len(paths)
+        return torch.stack([self.get(path, digest) for path, digest in zip(paths, digests)])

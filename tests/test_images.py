@@ -1,0 +1,98 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorlib.images import (
+    REASONS,
+    ImageRejected,
+    check_photo,
+    colour_reason,
+    read_rgb,
+    scan_images,
+    to_rgb8,
+)
+from colorlib.sources import list_images
+from conftest import colour_photo
+
+
+def test_every_awkward_file_gets_its_outcome(bad_files):
+    for name, (path, expected) in bad_files.items():
+        try:
+            rgb = check_photo(path, min_side=32)
+            outcome = "kept"
+            assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3, name
+        except ImageRejected as rejected:
+            outcome = rejected.reason
+            assert str(path) in str(rejected) and REASONS[outcome] in str(rejected)
+        assert outcome == expected, name
+
+
+def test_scan_counts_by_reason_and_never_stops(bad_files):
+    result = scan_images([path for path, _ in bad_files.values()], min_side=32)
+    counts = result.counts()
+    assert counts["found"] == len(bad_files)
+    assert counts["kept"] == 4
+    assert counts["excluded"] == {
+        "decompression_bomb": 1, "empty": 1, "greyscale": 2, "not_an_image": 1, "too_small": 1, "truncated": 1,
+    }
+    assert result.summary().startswith(f"{len(bad_files)} images found, 4 kept; excluded: 1 decompression_bomb")
+
+
+def test_sixteen_bit_images_become_eight_bit(bad_files):
+    rgb = read_rgb(bad_files["grey16.png"][0])
+    assert rgb.dtype == np.uint8
+    assert rgb.min() == 0 and rgb.max() == 255
+    assert np.array_equal(rgb[..., 0], rgb[..., 2])
+
+
+def test_transparency_is_composited_over_white():
+    clear = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
+    assert (to_rgb8(clear) == 255).all()
+    half = Image.new("LA", (4, 4), (0, 128))
+    assert abs(int(to_rgb8(half)[0, 0, 0]) - 127) <= 1
+
+
+def test_cmyk_becomes_rgb(bad_files):
+    rgb = read_rgb(bad_files["cmyk.jpg"][0])
+    reference = np.asarray(colour_photo(seed=1)).astype(int)
+    assert np.abs(rgb.astype(int) - reference).mean() < 12
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    image = colour_photo(size=(80, 40))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when shown
+    image.save(tmp_path / "rotated.jpg", exif=exif)
+    assert read_rgb(tmp_path / "rotated.jpg").shape == (80, 40, 3)
+
+
+def test_near_colourless_photo_is_set_aside():
+    grey = np.asarray(colour_photo().convert("L").convert("RGB")).astype(np.int16)
+    tinted = np.clip(grey + np.array([5, 2, 0]), 0, 255).astype(np.uint8)  # a faint sepia cast
+    assert colour_reason(tinted) == "colourless"
+    assert colour_reason(np.asarray(colour_photo())) is None
+    assert colour_reason(grey.astype(np.uint8)) == "greyscale"
+
+
+def test_small_photos_are_too_small_for_the_training_size(tmp_path):
+    colour_photo(size=(100, 50)).save(tmp_path / "wide.png")
+    assert check_photo(tmp_path / "wide.png", min_side=50).shape == (50, 100, 3)
+    with pytest.raises(ImageRejected, match="100 x 50, needs 64"):
+        check_photo(tmp_path / "wide.png", min_side=64)
+
+
+SHARED_COCO = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco"
+
+
+@pytest.mark.skipif(not SHARED_COCO.is_dir(), reason="the COCO stand-in (../shared/data/coco) is not on this machine")
+def test_the_coco_stand_in_scans_cleanly():
+    manifest = (SHARED_COCO / "MANIFEST.csv").read_text().splitlines()
+    stored_grey = sum(line.split(",")[5] == "L" for line in manifest[1:])
+    result = scan_images(list_images(SHARED_COCO / "images"), min_side=128)
+    counts = result.counts()
+    assert counts["found"] == len(manifest) - 1
+    assert counts["excluded"].get("greyscale", 0) >= stored_grey  # plus RGB files holding grey photos
+    assert set(counts["excluded"]) <= {"greyscale", "colourless"}  # no broken or tiny files
+    assert counts["kept"] > 0.95 * counts["found"]
