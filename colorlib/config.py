@@ -12,12 +12,15 @@ class Config:
 
     profile: str = "smoke"
     data: str = "samples"  # auto | coco_sample | samples | <folder>
+    extra_train_data: str = ""  # a folder of extra training photos (never used for validation)
     n_images: int = 8  # images drawn from the source before the split (0: all)
     val_fraction: float = 0.25
     seed: int = 98
     size: int = 64  # training and evaluation resolution, pixels
     batch_size: int = 4
-    num_workers: int = 0
+    num_workers: int = 0  # DataLoader workers; only the uncached path decodes photos in them
+    cache: bool = True  # decode and convert each photo to Lab once, then reuse the tensors
+    cache_dir: str = ""  # empty: COLORLIB_CACHE, else ~/.cache/colorlib
     imagenet_weights: str = "never"  # auto (use them when they can be had) | never
     pretrain_epochs: int = 2
     pretrain_lr: float = 1e-4
@@ -27,11 +30,14 @@ class Config:
     beta2: float = 0.999
     lambda_l1: float = 100.0
     gan_mode: str = "vanilla"  # vanilla | lsgan
-    precision: str = "auto"  # auto (bf16 where the device supports it) | bf16 | fp32
+    precision: str = "auto"  # auto (bf16 where the device runs it fast) | bf16 | fp16 (CUDA) | fp32
+    micro_batches: int = 1  # split each batch, accumulating gradients (less memory, same update)
     channels_last: bool = True
     device: str = "auto"  # auto | cpu | cuda | mps
     display_every: int = 1  # show Gray / Fake / Real every N GAN steps (0: never)
     ssim_images: int = 5  # validation images scored after every GAN epoch
+    resume: bool = True  # continue from the run folder's checkpoints when they match this config
+    progress: bool = True  # a live progress bar per epoch (in JupyterLab and in a terminal)
 
     def replace(self, **changes):
         """Return a copy with some fields changed, refusing names that are not fields."""
@@ -43,6 +49,10 @@ class Config:
     def asdict(self):
         return dataclasses.asdict(self)
 
+    def describe(self):
+        """One ``field = value`` line per field, for the top of a notebook."""
+        return "\n".join(f"{name:<17} = {value!r}" for name, value in self.asdict().items())
+
 
 PROFILES = {
     # The package photos, tiny images, two short epochs each: about a minute per notebook.
@@ -50,7 +60,7 @@ PROFILES = {
     # A real training run sized for a 2-core laptop CPU.
     "cpu": Config(
         profile="cpu", data="auto", n_images=0, val_fraction=0.25, size=128, batch_size=16,
-        num_workers=2, imagenet_weights="auto", pretrain_epochs=10, gan_epochs=5,
+        imagenet_weights="auto", pretrain_epochs=10, gan_epochs=5,
         display_every=100,
     ),
     # The capstone exactly: COCO sample, 12,000 images split 9,000 / 3,000, 256 px,
@@ -75,3 +85,34 @@ def get_config(profile="smoke", **overrides):
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
     return PROFILES[profile].replace(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def parse_overrides(text):
+    """Parse ``"size=96 gan_epochs=3 channels_last=false"`` into typed config overrides.
+
+    Raises
+    ------
+    ValueError
+        For a word without ``=``, an unknown field, or a value of the wrong type.
+    """
+    types = {f.name: f.type for f in dataclasses.fields(Config)}
+    overrides = {}
+    for word in text.split():
+        name, sep, value = word.partition("=")
+        if not sep:
+            raise ValueError(f"override {word!r} is not of the form field=value")
+        if name not in types:
+            raise ValueError(f"unknown config field {name!r}; known: {sorted(types)}")
+        overrides[name] = _typed(name, value, types[name])
+    return overrides
+
+
+def _typed(name, value, kind):
+    if kind in (bool, "bool"):
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"{name} must be true or false, got {value!r}")
+        return value.lower() in ("true", "1", "yes")
+    try:
+        return {"int": int, "float": float, "str": str}.get(getattr(kind, "__name__", kind), str)(value)
+    except ValueError:
+        raise ValueError(f"{name} must be {getattr(kind, '__name__', kind)}, got {value!r}") from None

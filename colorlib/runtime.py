@@ -14,12 +14,15 @@ def seed_everything(seed):
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def pick_device(device="auto"):
-    """Return a torch.device: cuda, then mps, then cpu for ``"auto"``; else the one named."""
+def pick_device(device="auto", local_rank=0):
+    """Return a torch.device: cuda, then mps, then cpu for ``"auto"``; else the one named.
+
+    Under torchrun each process takes the GPU of its ``local_rank``.
+    """
     if device != "auto":
         return torch.device(device)
     if torch.cuda.is_available():
-        return torch.device("cuda")
+        return torch.device("cuda", local_rank)
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
@@ -40,8 +43,10 @@ def cpu_supports_bf16():
 
 def resolve_precision(precision, device):
     """Turn ``"auto"`` into ``"bf16"`` where the device runs it fast, else ``"fp32"``."""
-    if precision not in ("auto", "bf16", "fp32"):
-        raise ValueError(f"precision must be auto, bf16 or fp32, got {precision!r}")
+    if precision not in ("auto", "bf16", "fp16", "fp32"):
+        raise ValueError(f"precision must be auto, bf16, fp16 or fp32, got {precision!r}")
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("precision fp16 needs a CUDA device; use bf16 or fp32 here")
     if precision != "auto":
         return precision
     if device.type == "cuda":
@@ -52,7 +57,8 @@ def resolve_precision(precision, device):
 
 
 def autocast(device, precision):
-    """A context that runs the forward pass in bf16 when asked; weights stay fp32."""
-    if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    """A context that runs the forward pass in bf16 or fp16 when asked; weights stay fp32."""
+    if precision in ("bf16", "fp16"):
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+        return torch.autocast(device_type=device.type, dtype=dtype)
     return contextlib.nullcontext()

@@ -1,20 +1,31 @@
 """Training: L1 pretraining of the generator, then the pix2pix conditional GAN.
 
-Loops report one line per epoch and return a per-epoch history (plain dicts, saved as JSON).
+:func:`fit` runs either trainer for some epochs, writes an atomic checkpoint after every epoch
+(and on an interrupt), resumes exactly from one, and stops on the first non-finite loss.
 """
+import contextlib
 import json
 import os
+import random
 import time
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, Sampler
 
+from colorlib.dataset import seed_worker
+from colorlib.distributed import Processes, average, unwrap
 from colorlib.losses import GANLoss
 from colorlib.runtime import autocast
 
 GAN_LOSSES = ("D_fake", "D_real", "D", "G_GAN", "G_L1", "G")
+# Config fields that may change between a run and its resumption: they do not change what
+# the finished epochs computed.
+RESUMABLE_CHANGES = {"profile", "pretrain_epochs", "gan_epochs", "display_every", "device",
+                     "num_workers", "cache_dir", "ssim_images", "resume", "progress"}
 
 
 class LossMeters:
@@ -33,14 +44,192 @@ class LossMeters:
         return {name: self.sums[name] / self.counts[name] for name in self.sums}
 
 
-def to_device(batch, device, channels_last=False):
-    """Move an {"L", "ab"} batch to the device, in channels_last layout if asked."""
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    non_blocking = device.type == "cuda"
-    return tuple(
-        batch[key].to(device, non_blocking=non_blocking).contiguous(memory_format=memory_format)
-        for key in ("L", "ab")
-    )
+def micro_batches(tensors, n):
+    """Split each tensor of a batch into n equal chunks along the batch: [(L1, ab1), ...]."""
+    if len(tensors[0]) % n:
+        raise ValueError(f"a batch of {len(tensors[0])} does not split into {n} micro-batches")
+    return list(zip(*(t.chunk(n) for t in tensors)))
+
+
+def sync_on_last(module, is_last):
+    """Under DDP, skip the gradient all-reduce for all but the last micro-batch's backward."""
+    if is_last or not hasattr(module, "no_sync"):
+        return contextlib.nullcontext()
+    return module.no_sync()
+
+
+class Trainer:
+    """What both trainers share: mixed precision, a gradient scaler, and their state."""
+
+    def __init__(self, precision="fp32", micro_batches=1, device_type="cpu"):
+        self.precision = precision
+        self.micro_batches = micro_batches
+        # fp16 needs loss scaling against underflow; bf16 and fp32 do not (the scaler is a no-op).
+        self.scaler = torch.amp.GradScaler(device_type, enabled=precision == "fp16")
+
+    def backward(self, loss, module, is_last):
+        with sync_on_last(module, is_last):
+            self.scaler.scale(loss).backward()
+
+    def step(self, optimizer):
+        self.scaler.step(optimizer)
+
+    def state_dict(self):
+        state = {name: unwrap(module).state_dict() for name, module in self.modules().items()}
+        state.update({name: opt.state_dict() for name, opt in self.optimizers().items()})
+        state["scaler"] = self.scaler.state_dict()
+        return state
+
+    def load_state_dict(self, state):
+        for name, module in self.modules().items():
+            unwrap(module).load_state_dict(state[name])
+        for name, optimizer in self.optimizers().items():
+            optimizer.load_state_dict(state[name])
+        self.scaler.load_state_dict(state["scaler"])
+
+
+class L1Pretrainer(Trainer):
+    """Pretrains the generator to predict ab from L with an L1 loss and Adam."""
+
+    def __init__(self, generator, lr=1e-4, precision="fp32", micro_batches=1):
+        device_type = next(generator.parameters()).device.type
+        super().__init__(precision, micro_batches, device_type)
+        self.generator = generator
+        self.optimizer = torch.optim.Adam(generator.parameters(), lr=lr)
+        self.criterion = nn.L1Loss()
+
+    def modules(self):
+        return {"generator": self.generator}
+
+    def optimizers(self):
+        return {"opt_G": self.optimizer}
+
+    def train_step(self, L, ab):
+        self.optimizer.zero_grad(set_to_none=True)
+        chunks = micro_batches((L, ab), self.micro_batches)
+        total = 0.0
+        for i, (L_part, ab_part) in enumerate(chunks):
+            with autocast(L.device, self.precision):
+                fake = self.generator(L_part)
+            loss = self.criterion(fake.float(), ab_part) / len(chunks)  # losses in fp32
+            self.backward(loss, self.generator, i == len(chunks) - 1)
+            total += loss.detach()
+        self.step(self.optimizer)
+        self.scaler.update()
+        return {"L1": total}
+
+
+class ColorizationGAN(Trainer):
+    """pix2pix for colorization: a generator G(L) -> ab judged by a PatchGAN on (L, ab).
+
+    Parameters
+    ----------
+    generator, discriminator : nn.Module
+        Plain or wrapped in DistributedDataParallel.
+    lr : float
+        Adam learning rate for both networks.
+    betas : tuple of float
+    lambda_l1 : float
+        Weight of the L1 term in the generator's loss.
+    gan_mode : {"vanilla", "lsgan"}
+    precision : {"fp32", "bf16", "fp16"}
+    micro_batches : int
+        Split each batch into this many parts, accumulating gradients: the same update as
+        that many processes each holding one part (batch-norm statistics per part).
+    """
+
+    def __init__(self, generator, discriminator, lr=2e-4, betas=(0.5, 0.999), lambda_l1=100.0,
+                 gan_mode="vanilla", precision="fp32", micro_batches=1):
+        device = next(generator.parameters()).device
+        super().__init__(precision, micro_batches, device.type)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.lambda_l1 = lambda_l1
+        self.gan_loss = GANLoss(gan_mode).to(device)
+        self.l1 = nn.L1Loss()
+        self.opt_G = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
+        self.opt_D = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
+
+    def modules(self):
+        return {"generator": self.generator, "discriminator": self.discriminator}
+
+    def optimizers(self):
+        return {"opt_G": self.opt_G, "opt_D": self.opt_D}
+
+    def train_step(self, L, ab):
+        """One discriminator step, then one generator step; returns the six losses."""
+        chunks = micro_batches((L, ab), self.micro_batches)
+        fakes = []
+        for L_part, _ in chunks:
+            with autocast(L.device, self.precision):
+                fakes.append(self.generator(L_part).float())
+        losses = self._discriminator_step(chunks, fakes)
+        losses.update(self._generator_step(chunks, fakes))
+        self.scaler.update()
+        return losses
+
+    def _discriminator_step(self, chunks, fakes):
+        self.discriminator.requires_grad_(True)
+        self.opt_D.zero_grad(set_to_none=True)
+        d_fake = d_real = 0.0
+        for i, ((L, ab), fake_ab) in enumerate(zip(chunks, fakes)):
+            last = i == len(chunks) - 1
+            # One forward per backward: DDP expects it, and each call sees one batch as pix2pix.
+            with autocast(L.device, self.precision):
+                fake_loss = self.gan_loss(self.discriminator(torch.cat([L, fake_ab.detach()], 1)), real=False)
+            self.backward(fake_loss * 0.5 / len(chunks), self.discriminator, is_last=False)
+            with autocast(L.device, self.precision):
+                real_loss = self.gan_loss(self.discriminator(torch.cat([L, ab], 1)), real=True)
+            self.backward(real_loss * 0.5 / len(chunks), self.discriminator, is_last=last)
+            d_fake += fake_loss.detach() / len(chunks)
+            d_real += real_loss.detach() / len(chunks)
+        self.step(self.opt_D)
+        return {"D_fake": d_fake, "D_real": d_real, "D": (d_fake + d_real) * 0.5}
+
+    def _generator_step(self, chunks, fakes):
+        # G's loss must not train D; the plain module is called so DDP expects no D gradients.
+        discriminator = unwrap(self.discriminator).requires_grad_(False)
+        self.opt_G.zero_grad(set_to_none=True)
+        g_gan = g_l1 = 0.0
+        for i, ((L, ab), fake_ab) in enumerate(zip(chunks, fakes)):
+            with autocast(L.device, self.precision):
+                gan = self.gan_loss(discriminator(torch.cat([L, fake_ab], 1)), real=True)
+            l1 = self.l1(fake_ab, ab) * self.lambda_l1
+            self.backward((gan + l1) / len(chunks), self.generator, is_last=i == len(chunks) - 1)
+            g_gan += gan.detach() / len(chunks)
+            g_l1 += l1.detach() / len(chunks)
+        self.step(self.opt_G)
+        return {"G_GAN": g_gan, "G_L1": g_l1, "G": g_gan + g_l1}
+
+
+class EpochSampler(Sampler):
+    """Shuffled indices, the same for a given seed and epoch, split between processes.
+
+    Each global batch of ``world_size x batch_size`` indices is cut into contiguous parts and
+    process ``rank`` takes part ``rank``, so several processes see exactly the micro-batches
+    one process would. ``set_epoch(epoch, skip_batches)`` resumes in the middle of an epoch.
+    """
+
+    def __init__(self, n, batch_size, seed, rank=0, world_size=1, shuffle=True):
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.rank, self.world_size, self.shuffle = rank, world_size, shuffle
+        self.n_batches = n // (batch_size * world_size)
+        if self.n_batches == 0:
+            raise ValueError(f"{n} images are fewer than one batch of {batch_size * world_size}")
+        self.epoch, self.skip = 1, 0
+
+    def set_epoch(self, epoch, skip_batches=0):
+        self.epoch, self.skip = epoch, skip_batches
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 10_000 + self.epoch)
+        order = torch.randperm(self.n, generator=generator) if self.shuffle else torch.arange(self.n)
+        used = order[: self.n_batches * self.batch_size * self.world_size]
+        mine = used.view(self.n_batches, self.world_size, self.batch_size)[:, self.rank]
+        return iter(mine[self.skip:].reshape(-1).tolist())
+
+    def __len__(self):
+        return (self.n_batches - self.skip) * self.batch_size
 
 
 def check_finite(losses, epoch, step):
@@ -50,131 +239,170 @@ def check_finite(losses, epoch, step):
             raise FloatingPointError(f"loss {name} is {float(value)} at epoch {epoch}, step {step}")
 
 
-class L1Pretrainer:
-    """Pretrains the generator to predict ab from L with an L1 loss and Adam."""
-
-    def __init__(self, generator, lr=1e-4, precision="fp32"):
-        self.generator = generator
-        self.precision = precision
-        self.optimizer = torch.optim.Adam(generator.parameters(), lr=lr)
-        self.criterion = nn.L1Loss()
-
-    def train_step(self, L, ab):
-        device = L.device
-        with autocast(device, self.precision):
-            fake = self.generator(L)
-        loss = self.criterion(fake.float(), ab)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return {"L1": loss.detach()}
+def to_device(batch, device, channels_last=False):
+    """Move an {"L", "ab"} batch to the device, in channels_last layout if asked."""
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    non_blocking = device.type == "cuda"  # overlaps the copy with compute (pinned memory)
+    return tuple(
+        batch[key].to(device, non_blocking=non_blocking).contiguous(memory_format=memory_format)
+        for key in ("L", "ab")
+    )
 
 
-class ColorizationGAN:
-    """pix2pix for colorization: a generator G(L) -> ab judged by a PatchGAN on (L, ab).
-
-    Parameters
-    ----------
-    generator, discriminator : nn.Module
-    lr : float
-        Adam learning rate for both networks.
-    betas : tuple of float
-    lambda_l1 : float
-        Weight of the L1 term in the generator's loss.
-    gan_mode : {"vanilla", "lsgan"}
-    precision : {"fp32", "bf16"}
-    """
-
-    def __init__(self, generator, discriminator, lr=2e-4, betas=(0.5, 0.999), lambda_l1=100.0,
-                 gan_mode="vanilla", precision="fp32"):
-        self.generator = generator
-        self.discriminator = discriminator
-        self.lambda_l1 = lambda_l1
-        self.precision = precision
-        device = next(generator.parameters()).device
-        self.gan_loss = GANLoss(gan_mode).to(device)
-        self.l1 = nn.L1Loss()
-        self.opt_G = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
-        self.opt_D = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
-
-    def train_step(self, L, ab):
-        """One discriminator step, then one generator step; returns the six losses."""
-        with autocast(L.device, self.precision):
-            fake_ab = self.generator(L)
-        fake = torch.cat([L, fake_ab.to(L.dtype)], dim=1)
-        real = torch.cat([L, ab], dim=1)
-        losses = self._discriminator_step(fake.detach(), real)
-        losses.update(self._generator_step(fake, fake_ab, ab))
-        return losses
-
-    def _discriminator_step(self, fake, real):
-        self.discriminator.requires_grad_(True)
-        with autocast(fake.device, self.precision):
-            d_fake = self.gan_loss(self.discriminator(fake), real=False)
-            d_real = self.gan_loss(self.discriminator(real), real=True)
-        d_loss = (d_fake + d_real) * 0.5
-        self.opt_D.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_D.step()
-        return {"D_fake": d_fake.detach(), "D_real": d_real.detach(), "D": d_loss.detach()}
-
-    def _generator_step(self, fake, fake_ab, ab):
-        self.discriminator.requires_grad_(False)  # G's loss must not train D
-        with autocast(fake.device, self.precision):
-            g_gan = self.gan_loss(self.discriminator(fake), real=True)
-        g_l1 = self.l1(fake_ab.float(), ab) * self.lambda_l1
-        g_loss = g_gan + g_l1
-        self.opt_G.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_G.step()
-        return {"G_GAN": g_gan.detach(), "G_L1": g_l1.detach(), "G": g_loss.detach()}
-
-    def state_dict(self):
-        return {
-            "generator": self.generator.state_dict(),
-            "discriminator": self.discriminator.state_dict(),
-            "opt_G": self.opt_G.state_dict(),
-            "opt_D": self.opt_D.state_dict(),
-        }
-
-
-def run_epochs(trainer, loader, epochs, device, channels_last=False, on_epoch_end=None,
-               on_step=None, log=print):
-    """Train for some epochs, returning one {"epoch", losses..., "images_per_s"} dict per epoch.
+def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=Processes(),
+        on_epoch_end=None, on_step=None, log=print, extra_state=None):
+    """Train for some epochs with per-epoch checkpoints; resume from ``checkpoint`` if asked.
 
     Parameters
     ----------
     trainer : L1Pretrainer or ColorizationGAN
-        Anything with ``train_step(L, ab) -> dict of losses``.
-    loader : DataLoader of {"L", "ab"} batches
+    dataset : Dataset of {"L", "ab"} items
     epochs : int
+        Total epochs; a resumed run trains only those not yet done.
+    config : Config
+        Batch size (global, over all processes), seed, workers, channels_last, resume.
     device : torch.device
-    channels_last : bool
+    checkpoint : path-like
+        Written atomically after every epoch and on an interrupt (by the main process).
+    stage : str
+        Name stored in the checkpoint ("pretrain", "gan"); a checkpoint of another stage is refused.
+    processes : Processes
+        This process's place under torchrun; the main one alone logs and writes.
     on_epoch_end : callable(epoch) -> dict, optional
-        Extra values (validation scores) added to the epoch's record.
+        Extra values (validation scores) for the epoch's record.
     on_step : callable(step, L, ab), optional
-        Called after every step, e.g. to show Gray / Fake / Real every N steps.
+        Called after every step (e.g. to show Gray / Fake / Real every N steps).
     log : callable(str)
+    extra_state : dict, optional
+        Plain data stored in every checkpoint (e.g. which weights the generator started from).
+
+    Returns
+    -------
+    list of dict
+        One record per epoch: losses, ``images_per_s`` and the on_epoch_end values.
     """
-    history = []
-    step = 0
-    for epoch in range(1, epochs + 1):
+    log = log if processes.is_main else (lambda line: None)
+    sampler = EpochSampler(len(dataset), config.batch_size // processes.world_size, config.seed,
+                           processes.rank, processes.world_size)
+    loader = DataLoader(dataset, batch_size=sampler.batch_size, sampler=sampler,
+                        num_workers=config.num_workers, worker_init_fn=seed_worker,
+                        pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(config.seed))
+    position = {"epoch": 0, "batches_done": 0, "step": 0, "history": []}
+    if config.resume and Path(checkpoint).is_file():
+        position = resume(trainer, checkpoint, stage, config, log)
+    history, step = position["history"], position["step"]
+    state = {"stage": stage, "config": config.asdict(), **(extra_state or {})}
+
+    def save(epoch_done, batches_done):
+        if processes.is_main:
+            save_checkpoint(checkpoint, **trainer.state_dict(), **state, epoch=epoch_done,
+                            batches_done=batches_done, step=step, history=history, rng=rng_state(),
+                            complete=epoch_done >= epochs)
+
+    for epoch in range(position["epoch"] + 1, epochs + 1):
+        sampler.set_epoch(epoch, position["batches_done"] if epoch == position["epoch"] + 1 else 0)
+        loader.generator.manual_seed(config.seed * 10_000 + epoch)  # worker seeds per epoch
         meters, seen, start = LossMeters(), 0, time.perf_counter()
-        for batch in loader:
-            L, ab = to_device(batch, device, channels_last)
-            losses = trainer.train_step(L, ab)
-            step += 1
-            check_finite(losses, epoch, step)
-            meters.update(losses, len(L))
-            seen += len(L)
-            if on_step is not None:
-                on_step(step, L, ab)
-        record = {"epoch": epoch, **meters.means(), "images_per_s": seen / (time.perf_counter() - start)}
+        batches_done = sampler.skip
+        batches = live_progress(loader, config.progress and processes.is_main)
+        try:
+            for batch in batches:
+                L, ab = to_device(batch, device, config.channels_last)
+                losses = trainer.train_step(L, ab)
+                step += 1
+                check_finite(losses, epoch, step)
+                meters.update(losses, len(L))
+                batches.comment = "  ".join(f"{k} {float(v):.3f}" for k, v in losses.items())
+                seen += len(L) * processes.world_size
+                batches_done += 1
+                if on_step is not None:
+                    on_step(step, L, ab)
+        except KeyboardInterrupt:
+            save(epoch - 1, batches_done)
+            log(f"interrupted in epoch {epoch} after {batches_done} batches: saved {Path(checkpoint).name}; "
+                "run again to resume")
+            raise
+        record = {"epoch": epoch, **average(meters.means(), processes),
+                  "images_per_s": seen / (time.perf_counter() - start)}
         if on_epoch_end is not None:
             record.update(on_epoch_end(epoch))
         history.append(record)
         log(format_record(record, epochs))
+        save(epoch, 0)
     return history
+
+
+class _Quiet:
+    """Stands in for a progress bar when none is shown."""
+
+    def __init__(self, iterable):
+        self.iterable, self.comment = iterable, ""
+
+    def __iter__(self):
+        return iter(self.iterable)
+
+
+def live_progress(loader, show):
+    """A per-epoch progress bar with live losses (HTML in JupyterLab, text in a terminal)."""
+    if not show:
+        return _Quiet(loader)
+    from fastprogress import progress_bar
+
+    return progress_bar(loader, leave=False)
+
+
+def resume(trainer, checkpoint, stage, config, log=print):
+    """Load a checkpoint's weights, optimisers and RNG into a run, after checking it matches.
+
+    Raises
+    ------
+    ValueError
+        When the checkpoint belongs to another stage or its config differs in fields that
+        change what training computes; the message names the fields.
+    """
+    state = load_checkpoint(checkpoint)
+    if state.get("stage") != stage:
+        raise ValueError(f"{Path(checkpoint).name} is a {state.get('stage')!r} checkpoint, not {stage!r}")
+    differences = config_differences(state["config"], config.asdict())
+    if differences:
+        listed = "; ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in differences.items())
+        raise ValueError(f"{Path(checkpoint).name} was written with another config ({listed}); "
+                         "use another run folder, or resume=False to start again")
+    trainer.load_state_dict(state)
+    set_rng_state(state["rng"])
+    where = f"epoch {state['epoch']}" + (f", batch {state['batches_done']}" if state["batches_done"] else "")
+    log(f"resuming from {Path(checkpoint).name} after {where}")
+    return state
+
+
+def config_differences(saved, current):
+    """{field: (saved, current)} for fields that differ and matter to a resumed run."""
+    return {k: (saved.get(k), current.get(k)) for k in sorted(set(saved) | set(current))
+            if k not in RESUMABLE_CHANGES and saved.get(k) != current.get(k)}
+
+
+def rng_state():
+    """Python, numpy and torch RNG states as plain data (loadable with weights_only=True)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    numpy_state = [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss]
+    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state):
+    random.setstate(_as_tuples(state["python"]))
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _as_tuples(value):
+    # random.setstate wants the nested tuples that getstate gave; a checkpoint may hold lists.
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
 def format_record(record, epochs):

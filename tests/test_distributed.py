@@ -1,0 +1,78 @@
+"""Two processes under DistributedDataParallel (gloo, CPU) train as one process would."""
+import os
+import socket
+
+import torch
+import torch.distributed as torch_dist
+import torch.multiprocessing as mp
+
+from colorlib.config import get_config
+from colorlib.dataset import LabTensorDataset
+from colorlib.distributed import Processes, wrap
+from colorlib.models import PatchDiscriminator, build_generator
+from colorlib.runtime import seed_everything
+from colorlib.train import ColorizationGAN, fit
+
+# Validation items (no random flips): the only randomness left is the seeded shuffle.
+CONFIG = get_config("smoke", size=32, batch_size=4, seed=3, channels_last=False, progress=False)
+DEVICE = torch.device("cpu")
+
+
+def photos():
+    generator = torch.Generator().manual_seed(0)
+    L = torch.rand(8, 1, 32, 32, generator=generator) * 2 - 1
+    return LabTensorDataset(torch.cat([L, 0.3 * L, -0.2 * L.flip(-1)], dim=1), "val")
+
+
+def train(processes, checkpoint, micro_batches=1):
+    seed_everything(CONFIG.seed)
+    generator = wrap(build_generator(32, imagenet_weights="never", verbose=False)[0], processes, DEVICE)
+    discriminator = wrap(PatchDiscriminator(), processes, DEVICE)
+    gan = ColorizationGAN(generator, discriminator, micro_batches=micro_batches)
+    history = fit(gan, photos(), 2, CONFIG, DEVICE, checkpoint, "gan", processes, log=lambda line: None)
+    return gan.state_dict(), history
+
+
+def worker(rank, port, folder):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch_dist.init_process_group("gloo", rank=rank, world_size=2)
+    torch.set_num_threads(1)
+    try:
+        state, history = train(Processes(rank, 2, rank), os.path.join(folder, "ddp.pt"))
+        if rank == 0:
+            torch.save({"state": state, "history": history}, os.path.join(folder, "rank0.pt"))
+    finally:
+        torch_dist.destroy_process_group()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path):
+    mp.spawn(worker, args=(free_port(), str(tmp_path)), nprocs=2, join=True)
+    ddp = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    # One process, the same global batch of 4, split in the two parts the two processes held.
+    state, history = train(Processes(), tmp_path / "single.pt", micro_batches=2)
+    # The same losses, step after step: the two runs compute the same thing...
+    for ours, theirs in zip(history, ddp["history"]):
+        for loss in ("D_fake", "D_real", "G_GAN", "G_L1"):
+            assert abs(ours[loss] - theirs[loss]) <= 1e-5 * abs(ours[loss]), (ours["epoch"], loss)
+    # ...and the same weights, up to float summation order. Adam's first steps move each
+    # weight by about lr * sign(gradient), so a gradient that rounds to the other side of
+    # zero may differ by a few lr: allow that for a tiny share of the weights only.
+    steps, lr = len(history) * 2, CONFIG.gan_lr
+    for name in ("generator", "discriminator"):
+        ours = torch.cat([v.flatten() for k, v in state[name].items() if is_weight(k, v)])
+        theirs = torch.cat([ddp["state"][name][k].flatten() for k, v in state[name].items() if is_weight(k, v)])
+        differences = (ours - theirs).abs()
+        assert differences.max() <= 2 * steps * lr, name
+        assert (differences > 1e-5).float().mean() < 0.01, name
+    assert (tmp_path / "ddp.pt").is_file()  # written by rank 0 alone
+
+
+def is_weight(key, value):
+    # Batch-norm buffers differ by design: DDP keeps rank 0's, one process updates them per part.
+    return value.dtype.is_floating_point and "running" not in key

@@ -1,0 +1,112 @@
+"""fit: per-epoch checkpoints, exact resume, determinism, interrupts and non-finite losses."""
+import pytest
+import torch
+
+from colorlib.config import get_config
+from colorlib.dataset import LabTensorDataset
+from colorlib.models import PatchDiscriminator, build_generator
+from colorlib.runtime import seed_everything
+from colorlib.train import ColorizationGAN, L1Pretrainer, fit, load_checkpoint
+
+CONFIG = get_config("smoke", size=32, batch_size=2, seed=5, channels_last=False)
+DEVICE = torch.device("cpu")
+
+
+def dataset(n=6):
+    generator = torch.Generator().manual_seed(0)
+    L = torch.rand(n, 1, 32, 32, generator=generator) * 2 - 1
+    lab = torch.cat([L, 0.3 * L, -0.2 * L.flip(-1)], dim=1)
+    return LabTensorDataset(lab, "train")
+
+
+def gan():
+    seed_everything(CONFIG.seed)
+    generator = build_generator(32, imagenet_weights="never", verbose=False)[0]
+    return ColorizationGAN(generator, PatchDiscriminator())
+
+
+def train(trainer, checkpoint, epochs, config=CONFIG, **kwargs):
+    seed_everything(config.seed)
+    return fit(trainer, dataset(), epochs, config, DEVICE, checkpoint, "gan", log=lambda line: None, **kwargs)
+
+
+def weights(trainer):
+    return {k: v.clone() for name in ("generator", "discriminator")
+            for k, v in trainer.state_dict()[name].items()}
+
+
+def assert_identical(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_two_runs_with_one_seed_are_identical(tmp_path):
+    first, second = gan(), gan()
+    history_1 = train(first, tmp_path / "a.pt", 2)
+    history_2 = train(second, tmp_path / "b.pt", 2)
+    assert [{k: v for k, v in r.items() if k != "images_per_s"} for r in history_1] == \
+        [{k: v for k, v in r.items() if k != "images_per_s"} for r in history_2]
+    assert_identical(weights(first), weights(second))
+
+
+def test_resumed_run_ends_bit_identical(tmp_path):
+    straight = gan()
+    train(straight, tmp_path / "straight.pt", 2)
+    half = gan()
+    train(half, tmp_path / "resumed.pt", 1)
+    resumed = gan()  # a fresh process would start from new weights: the checkpoint restores all
+    history = train(resumed, tmp_path / "resumed.pt", 2)
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert_identical(weights(straight), weights(resumed))
+    state = load_checkpoint(tmp_path / "resumed.pt")
+    assert state["epoch"] == 2 and state["complete"] and state["stage"] == "gan"
+    assert set(state) >= {"generator", "discriminator", "opt_G", "opt_D", "scaler", "rng", "config", "step"}
+
+
+def test_interrupted_run_saves_and_resumes_mid_epoch(tmp_path):
+    straight = gan()
+    train(straight, tmp_path / "straight.pt", 2)
+
+    def interrupt(step, L, ab):
+        if step == 4:  # the first batch of epoch 2
+            raise KeyboardInterrupt
+
+    interrupted = gan()
+    with pytest.raises(KeyboardInterrupt):
+        train(interrupted, tmp_path / "run.pt", 2, on_step=interrupt)
+    state = load_checkpoint(tmp_path / "run.pt")
+    assert (state["epoch"], state["batches_done"], state["complete"]) == (1, 1, False)
+    resumed = gan()
+    train(resumed, tmp_path / "run.pt", 2)
+    assert_identical(weights(straight), weights(resumed))
+
+
+def test_mismatched_config_is_refused_naming_the_fields(tmp_path):
+    train(gan(), tmp_path / "run.pt", 1)
+    other = CONFIG.replace(lambda_l1=50.0, gan_lr=1e-3, gan_epochs=9)
+    expected = r"gan_lr: checkpoint 0.0002, now 0.001; lambda_l1: checkpoint 100.0, now 50.0\)"
+    with pytest.raises(ValueError, match=expected):
+        train(gan(), tmp_path / "run.pt", 2, config=other)
+    with pytest.raises(ValueError, match="'gan' checkpoint, not 'pretrain'"):
+        fit(L1Pretrainer(gan().generator), dataset(), 2, CONFIG, DEVICE, tmp_path / "run.pt", "pretrain")
+    fresh = train(gan(), tmp_path / "run.pt", 1, config=other.replace(resume=False))
+    assert [r["epoch"] for r in fresh] == [1]
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    trainer = gan()
+    after_epoch_1 = {}
+
+    def poison(step, L, ab):
+        if step == 3:  # the last step of epoch 1 (6 photos, batches of 2)
+            after_epoch_1.update(weights(trainer))
+        if step == 4:
+            with torch.no_grad():
+                next(trainer.generator.parameters()).fill_(float("nan"))
+
+    with pytest.raises(FloatingPointError, match="is nan at epoch 2, step 5"):
+        train(trainer, tmp_path / "run.pt", 3, on_step=poison)
+    kept = load_checkpoint(tmp_path / "run.pt")
+    assert kept["epoch"] == 1 and not kept["complete"]
+    assert_identical({k: v for k, v in after_epoch_1.items() if k in kept["generator"]}, kept["generator"])
