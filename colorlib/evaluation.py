@@ -1,0 +1,286 @@
+"""The evaluate command's engine: score a trained generator and two baselines on a set of images.
+
+Writes ``metrics.json`` (means with bootstrap intervals, and differences from the grey baseline)
+and ``per_image.csv`` (one row per image and model) into an output folder.
+"""
+import csv
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from colorlib.dataset import ColorizationDataset
+from colorlib.metrics import (
+    HIGHER_IS_BETTER,
+    format_ci_table,
+    grey_ab,
+    score_images,
+    summarize_with_ci,
+)
+from colorlib.plots import show_ranked
+from colorlib.predict import predict_ab
+from colorlib.runtime import pick_device
+from colorlib.sources import resolve_data, shared_images
+from colorlib.stages import GAN_FILE, PRETRAINED_FILE, SPLIT_FILE, load_generator
+from colorlib.train import load_json, save_json
+
+METRICS_FILE = "metrics.json"
+PER_IMAGE_FILE = "per_image.csv"
+BASELINE = "grey"
+
+
+def mean_ab_baseline(train_ab_mean, shape):
+    """The mean-colour baseline's prediction: the training images' mean ab at every pixel.
+
+    Parameters
+    ----------
+    train_ab_mean : sequence of 2 floats
+        Mean normalised a and b over the training images (:func:`dataset_ab_mean`).
+    shape : tuple
+        (N, 2, H, W), the shape of the prediction.
+
+    Returns
+    -------
+    Tensor, float32
+    """
+    return torch.as_tensor(train_ab_mean, dtype=torch.float32).view(1, 2, 1, 1).expand(shape).contiguous()
+
+
+def dataset_ab_mean(paths, size, batch_size=16):
+    """Mean normalised a and b over images resized to size x size, as two floats."""
+    total = torch.zeros(2, dtype=torch.float64)
+    for batch in _batches(paths, size, batch_size):
+        total += batch["ab"].double().sum(dim=(0, 2, 3))
+    return (total / (len(paths) * size * size)).tolist()
+
+
+def _batches(paths, size, batch_size):
+    return DataLoader(ColorizationDataset(paths, "val", size), batch_size=batch_size, shuffle=False)
+
+
+def evaluate_generators(generators, paths, size, batch_size=16, precision="fp32", train_ab_mean=None):
+    """Score generators, the grey baseline and (when given) the mean-colour baseline on images.
+
+    Images are read, predicted and scored a batch at a time, so memory does not grow with
+    their number.
+
+    Parameters
+    ----------
+    generators : dict
+        {name: nn.Module predicting normalised ab from normalised L}, each used on the device
+        its weights are on.
+    paths : sequence of path-like
+    size : int
+        Side of the square the images are resized to (the training size suits the generators).
+    batch_size : int
+    precision : {"fp32", "bf16"}
+        Of the generators' forward passes.
+    train_ab_mean : sequence of 2 floats, optional
+        The training images' mean normalised ab; adds the "mean_ab" baseline.
+
+    Returns
+    -------
+    dict
+        {"grey", "mean_ab" (when ``train_ab_mean`` is given), each generator's name: {metric:
+        ndarray of shape (len(paths),)}}, images in the order of ``paths``, metrics as
+        :func:`colorlib.metrics.score_images` returns them.
+    """
+    batch_scores = defaultdict(list)
+    for batch in _batches(paths, size, batch_size):
+        for name, fake_ab in predictions(batch, generators, precision, train_ab_mean).items():
+            batch_scores[name].append(score_images(batch["L"], fake_ab, batch["ab"]))
+    return {name: {metric: np.concatenate([scores[metric] for scores in batches]) for metric in batches[0]}
+            for name, batches in batch_scores.items()}
+
+
+def predictions(batch, generators, precision="fp32", train_ab_mean=None):
+    """{name: predicted ab} of the baselines and generators for an {"L", "ab"} batch."""
+    ab = batch["ab"]
+    predicted = {BASELINE: grey_ab(ab)}
+    if train_ab_mean is not None:
+        predicted["mean_ab"] = mean_ab_baseline(train_ab_mean, ab.shape)
+    for name, generator in generators.items():
+        predicted[name] = predict_ab(generator, batch["L"], precision, len(ab))
+    return predicted
+
+
+def run_generators(run_dir, device="cpu"):
+    """{"pretrained", "gan": generator} for the checkpoints a run folder holds, in that order."""
+    checkpoints = {"pretrained": PRETRAINED_FILE, "gan": GAN_FILE}
+    return {name: load_generator(Path(run_dir) / file, device)[0]
+            for name, file in checkpoints.items() if (Path(run_dir) / file).is_file()}
+
+
+def evaluate_run(split, config, run_dir, batch_size=16, log=print):
+    """Score the run's generators and both baselines on its validation images; write the results.
+
+    Writes ``metrics.json`` and ``per_image.csv`` into the run folder, through the same code as
+    ``python -m colorlib evaluate`` (fp32 forward passes, full-precision images).
+
+    Returns
+    -------
+    metrics : dict
+        What ``metrics.json`` holds (see :func:`write_evaluation`).
+    scores : dict
+        {model: {metric: per-image ndarray}}.
+    """
+    generators = run_generators(run_dir, pick_device(config.device))
+    log(f"scoring {len(split.val)} validation images at {config.size} px: grey, mean_ab, {', '.join(generators)}")
+    train_ab_mean = dataset_ab_mean(split.train, config.size, batch_size)
+    scores = evaluate_generators(generators, split.val, config.size, batch_size, "fp32", train_ab_mean)
+    info = {"profile": config.profile, "source": split.source, "size": config.size,
+            "train_ab_mean": train_ab_mean}
+    return write_evaluation(run_dir, scores, image_names(split.val), info), scores
+
+
+def examples(paths, generators, size, train_ab_mean=None):
+    """The {"L", "ab"} batch of some images and every model's predicted ab, for figures."""
+    batch = next(iter(_batches(paths, size, len(paths))))
+    return {**batch, **predictions(batch, generators, "fp32", train_ab_mean)}
+
+
+def write_evaluation(out_dir, scores, names, info=None):
+    """Write ``metrics.json`` and ``per_image.csv`` for scores of several models on the same images.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Created if missing.
+    scores : dict
+        {model: {metric: per-image ndarray}}, as :func:`evaluate_generator` returns; must
+        include the "grey" baseline.
+    names : sequence of str
+        The images' names, in the order of the scores.
+    info : dict, optional
+        Plain data recorded at the top of ``metrics.json`` (checkpoint, data, size, ...).
+
+    Returns
+    -------
+    dict
+        What ``metrics.json`` holds: ``info``'s entries, ``n_images``, ``baseline``,
+        ``higher_is_better`` and ``summary`` (:func:`colorlib.metrics.summarize_with_ci`).
+    """
+    out_dir = Path(out_dir)
+    metrics = {
+        **(info or {}),
+        "n_images": len(names),
+        "baseline": BASELINE,
+        "higher_is_better": {metric: HIGHER_IS_BETTER.get(metric) for metric in scores[BASELINE]},
+        "summary": summarize_with_ci(scores, BASELINE),
+    }
+    save_json(out_dir / METRICS_FILE, metrics)
+    metric_names = list(scores[BASELINE])
+    with open(out_dir / PER_IMAGE_FILE, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["file", "model", *metric_names])
+        for i, name in enumerate(names):
+            for model, values in scores.items():
+                writer.writerow([name, model, *(float(values[metric][i]) for metric in metric_names)])
+    return metrics
+
+
+def image_names(paths):
+    """Names that tell the images apart: each path relative to the folder all of them share."""
+    paths = [os.path.abspath(p) for p in paths]
+    root = os.path.commonpath([os.path.dirname(p) for p in paths])
+    return [os.path.relpath(p, root) for p in paths]
+
+
+STAGE_NAMES = {"pretrain": "pretrained", "gan": "gan"}
+
+
+def evaluate_command(checkpoint, data=None, out_dir="evaluation", size=None, batch_size=16, device="auto",
+                     log=print):
+    """Score a checkpoint's generator and the baselines on a set of images; write the results.
+
+    What ``python -m colorlib evaluate --checkpoint CKPT [--data DATA] [--out DIR] [--size N]``
+    runs. Every image is scored for the generator ("pretrained" or "gan", after the stage
+    that wrote the checkpoint), no colour at all ("grey", the baseline the others are compared
+    with) and the training images' mean colour ("mean_ab", when the run's ``split.json`` lies
+    beside the checkpoint and its training images are on disk). Forward passes run in fp32, so
+    results do not depend on the hardware's mixed-precision support, and match notebook 05's.
+
+    Parameters
+    ----------
+    checkpoint : path-like
+        A checkpoint written by training, e.g. ``runs/cpu/gan.pt``.
+    data : str, optional
+        The images to score, as :func:`colorlib.sources.resolve_data` takes them (a folder,
+        ``"samples"``, ``"coco_sample"`` or ``"auto"``); None scores the run's validation split
+        (from ``split.json`` beside the checkpoint), as notebook 05 does.
+    out_dir : path-like
+        Where ``metrics.json`` and ``per_image.csv`` are written; created if missing.
+    size : int, optional
+        Side of the square the images are resized to; None: the generator's training size.
+    batch_size : int
+        Images read, predicted and scored together.
+    device : str
+        "auto", "cpu", "cuda" or "mps".
+    log : callable
+        Receives progress lines and, at the end, the table of results.
+
+    Returns
+    -------
+    dict
+        What was written to ``metrics.json`` (see :func:`write_evaluation`).
+    """
+    generator, state = load_generator(checkpoint, pick_device(device))
+    size = size or state["config"]["size"]
+    split = _run_split(checkpoint)
+    if data is None and split is None:
+        raise FileNotFoundError(f"no {SPLIT_FILE} beside {checkpoint}: name the images to score with --data")
+    paths = split["val"] if data is None else [str(p) for p in resolve_data(data).paths]
+    described = "the run's validation split" if data is None else data
+    log(f"scoring {len(paths)} images ({described}) at {size} px")
+    train = split["train"] if split and all(Path(p).is_file() for p in split["train"]) else None
+    seen_in_training = shared_images(train, paths) if train else 0
+    if train is None:
+        log(f"no mean_ab baseline: no {SPLIT_FILE} beside the checkpoint, or its training images are missing")
+    elif seen_in_training:
+        log(f"warning: {seen_in_training} of these images were training images")
+    train_ab_mean = None if train is None else dataset_ab_mean(train, size, batch_size)
+    name = STAGE_NAMES.get(state.get("stage"), "model")
+    scores = evaluate_generators({name: generator}, paths, size, batch_size, "fp32", train_ab_mean)
+    info = {"checkpoint": Path(checkpoint).name, "stage": state.get("stage"), "weights": state.get("weights"),
+            "data": "validation split" if data is None else str(data), "size": size,
+            "training_images_scored": seen_in_training, "train_ab_mean": train_ab_mean}
+    metrics = write_evaluation(out_dir, scores, image_names(paths), info)
+    log(format_ci_table(metrics["summary"], BASELINE))
+    log(f"wrote {METRICS_FILE} and {PER_IMAGE_FILE} into {out_dir}")
+    return metrics
+
+
+def _run_split(checkpoint):
+    """The run's split (``split.json`` beside the checkpoint), or None."""
+    split_file = Path(checkpoint).parent / SPLIT_FILE
+    return load_json(split_file) if split_file.is_file() else None
+
+
+def show_validation_examples(indices, split, config, generators, scores, model, train_ab_mean=None):
+    """Chosen validation images: a model's colorization above the truth, titled with its scores.
+
+    Parameters
+    ----------
+    indices : sequence of int
+        Positions in ``split.val`` (e.g. from :func:`colorlib.metrics.extremes`).
+    split, config
+        The run's split and config (images are read at ``config.size``).
+    generators : dict
+        As :func:`run_generators` returns them.
+    scores : dict
+        {model: {metric: per-image ndarray}} over ``split.val``.
+    model : str
+        Which prediction to show: a generator's name, "grey" or "mean_ab".
+    train_ab_mean : sequence of 2 floats, optional
+        Needed to show "mean_ab".
+    """
+    indices = [int(i) for i in indices]
+    chosen = {metric: values[indices] for metric, values in scores[model].items()}
+    if not indices:
+        return show_ranked(None, None, None, [], chosen)
+    wanted = {name: generator for name, generator in generators.items() if name == model}
+    batch = examples([split.val[i] for i in indices], wanted, config.size, train_ab_mean)
+    return show_ranked(batch["L"], batch[model], batch["ab"], range(len(indices)), chosen)

@@ -1,0 +1,138 @@
+"""The evaluate command end to end: a random-weight generator scored on a folder of small PNGs."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorlib.config import get_config
+from colorlib.dataset import ColorizationDataset
+from colorlib.evaluation import (
+    METRICS_FILE,
+    PER_IMAGE_FILE,
+    dataset_ab_mean,
+    evaluate_command,
+    evaluate_generators,
+    image_names,
+    mean_ab_baseline,
+)
+from colorlib.metrics import HIGHER_IS_BETTER
+from colorlib.models import build_generator
+from colorlib.runtime import seed_everything
+from colorlib.stages import SPLIT_FILE
+from colorlib.train import save_checkpoint
+
+SIZE = 64  # the smoke profile's training size
+
+
+def write_photos(folder, n=3):
+    """Smooth colour gradients with a little noise, one per seed: small, colourful, distinct."""
+    folder.mkdir()
+    paths = []
+    for seed in range(n):
+        rng = np.random.default_rng(seed)
+        ramp = np.linspace(0, 1, 40)[None, :, None] * rng.uniform(0, 255, 3) + rng.uniform(0, 60, 3)
+        image = np.clip(ramp + rng.normal(0, 8, (40, 40, 3)), 0, 255).astype(np.uint8)
+        paths.append(folder / f"photo_{seed}.png")
+        Image.fromarray(image).save(paths[-1])
+    return paths
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A random-weight generator, its checkpoint in a run folder, and a folder of photos to score."""
+    root = tmp_path_factory.mktemp("evaluation")
+    seed_everything(0)
+    generator, _ = build_generator(SIZE, imagenet_weights="never", verbose=False)
+    checkpoint = root / "run" / "generator_pretrained.pt"
+    save_checkpoint(checkpoint, generator=generator.state_dict(), config=get_config("smoke").asdict(),
+                    weights="random", stage="pretrain")
+    return generator, checkpoint, write_photos(root / "photos")
+
+
+@pytest.fixture(scope="module")
+def evaluated(run, tmp_path_factory):
+    """evaluate_command with a split.json beside the checkpoint naming two of the photos as training."""
+    _, checkpoint, photos = run
+    (checkpoint.parent / SPLIT_FILE).write_text(json.dumps({"train": [str(p) for p in photos[:2]]}))
+    out_dir = tmp_path_factory.mktemp("out")
+    lines = []
+    metrics = evaluate_command(checkpoint, str(photos[0].parent), out_dir, batch_size=2, device="cpu",
+                               log=lines.append)
+    (checkpoint.parent / SPLIT_FILE).unlink()
+    return metrics, out_dir, lines
+
+
+def test_mean_ab_baseline_predicts_the_mean_everywhere():
+    prediction = mean_ab_baseline([0.1, -0.2], (3, 2, 5, 4))
+    assert prediction.shape == (3, 2, 5, 4) and prediction.dtype == torch.float32
+    assert torch.equal(prediction[:, 0], torch.full((3, 5, 4), 0.1))
+    assert torch.equal(prediction[:, 1], torch.full((3, 5, 4), -0.2))
+
+
+def test_dataset_ab_mean_is_the_mean_over_every_pixel(run):
+    *_, photos = run
+    items = ColorizationDataset(photos, "val", SIZE)
+    expected = torch.stack([items[i]["ab"] for i in range(len(items))]).double().mean(dim=(0, 2, 3))
+    np.testing.assert_allclose(dataset_ab_mean(photos, SIZE, batch_size=2), expected.numpy(), rtol=1e-6)
+
+
+def test_image_names_are_relative_to_the_shared_folder(tmp_path):
+    paths = [tmp_path / "a" / "x.png", tmp_path / "a" / "b" / "x.png"]
+    assert image_names(paths) == ["x.png", "b/x.png"]
+
+
+def test_writes_means_with_intervals_for_the_model_and_both_baselines(evaluated):
+    metrics, out_dir, lines = evaluated
+    saved = json.loads((out_dir / METRICS_FILE).read_text())
+    assert saved == metrics
+    assert saved["checkpoint"] == "generator_pretrained.pt"  # no machine paths in the results
+    assert saved["n_images"] == 3 and saved["size"] == SIZE and saved["weights"] == "random"
+    assert saved["training_images_scored"] == 2
+    assert list(saved["summary"]) == ["grey", "mean_ab", "pretrained"]
+    assert saved["higher_is_better"] == HIGHER_IS_BETTER
+    row = saved["summary"]["pretrained"]["ciede2000"]
+    assert row["low"] <= row["mean"] <= row["high"] and isinstance(row["beats_baseline"], bool)
+    assert "difference" not in saved["summary"]["grey"]["ciede2000"]
+    assert any("2 of these images were training images" in line for line in lines)
+    assert any(line.startswith("ssim (higher is better)") for line in "\n".join(lines).splitlines())
+
+
+def test_per_image_rows_match_a_direct_evaluation(run, evaluated):
+    generator, _, photos = run
+    _, out_dir, _ = evaluated
+    with open(out_dir / PER_IMAGE_FILE, newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [(r["file"], r["model"]) for r in rows] == [
+        (p.name, model) for p in photos for model in ("grey", "mean_ab", "pretrained")
+    ]
+    assert set(rows[0]) == {"file", "model", *HIGHER_IS_BETTER}
+    direct = evaluate_generators({"pretrained": generator}, photos, SIZE, batch_size=2)
+    model_rows = [r for r in rows if r["model"] == "pretrained"]
+    written = [float(r["ciede2000"]) for r in model_rows]
+    np.testing.assert_allclose(written, direct["pretrained"]["ciede2000"], rtol=1e-12)
+
+
+def test_without_a_split_there_is_no_mean_ab_baseline(run, tmp_path):
+    _, checkpoint, photos = run
+    lines = []
+    metrics = evaluate_command(checkpoint, str(photos[0].parent), tmp_path, batch_size=2, device="cpu",
+                               log=lines.append)
+    assert list(metrics["summary"]) == ["grey", "pretrained"]
+    assert any("no mean_ab baseline" in line for line in lines)
+
+
+def test_without_data_the_runs_validation_split_is_scored(run, tmp_path):
+    _, checkpoint, photos = run
+    (checkpoint.parent / SPLIT_FILE).write_text(json.dumps({"train": [str(p) for p in photos[:2]],
+                                                            "val": [str(photos[2])]}))
+    try:
+        metrics = evaluate_command(checkpoint, None, tmp_path, batch_size=2, device="cpu", log=lambda line: None)
+    finally:
+        (checkpoint.parent / SPLIT_FILE).unlink()
+    assert metrics["n_images"] == 1 and metrics["data"] == "validation split"
+    assert metrics["training_images_scored"] == 0 and "mean_ab" in metrics["summary"]
+    with pytest.raises(FileNotFoundError, match="name the images to score with --data"):
+        evaluate_command(checkpoint, None, tmp_path, device="cpu", log=lambda line: None)
