@@ -1,0 +1,422 @@
+"""Colorizing photos at full resolution: colour predicted at the model's size, lightness kept from the photo.
+
+The generator sees the whole photo squeezed to its training square; the predicted a*b* are resized to the
+photo's size and joined to the photo's own L*, so the result is as sharp as the photo (DeOldify's practice).
+"""
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps
+from skimage.color.colorconv import rgb_from_xyz, xyz_tristimulus_values
+from tqdm import tqdm
+
+from colorlib import stages
+from colorlib.cache import lab_tensor
+from colorlib.images import ImageRejected, read_rgb, to_rgb8
+from colorlib.lab import denormalize, lab_to_rgb, lab_to_srgb, rgb_to_lab
+from colorlib.plots import show_images
+from colorlib.predict import predict_ab
+from colorlib.preprocessing import lightness
+from colorlib.sources import list_images, package_photo_paths
+from colorlib.train import save_checkpoint
+
+EXPORT_FORMAT = "colorlib-generator"
+EXPORT_VERSION = 1
+EXPORT_FILE = "colorizer.pt"
+EXPECTED = (f"a colorlib training checkpoint ({stages.GAN_FILE}, {stages.PRETRAINED_FILE}) "
+            f"or a generator export ({EXPORT_FORMAT!r} version {EXPORT_VERSION})")
+# Rounding R, G and B to 8 bits moves L* by at most 0.25 (measured on 2 million colours across
+# the sRGB cube); the rest of the bound covers the float32 L and the gamut test's slack.
+LIGHTNESS_TOLERANCE = 0.5
+# Linear sRGB counted as in gamut. Lab white gives 1.00008 with scikit-image's constants, and greys
+# must fit; clipping 2e-4 at the top moves L* by < 0.01 (near black 1e-6 would already move it 0.001).
+LINEAR_RANGE = (-1e-6, 1.0 + 2e-4)
+WHITE = xyz_tristimulus_values(illuminant="D65", observer="2")  # scikit-image's Lab reference white
+SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
+
+
+class CheckpointError(ValueError):
+    """A file given as a generator that is neither a training checkpoint nor a generator export."""
+
+
+def read_checkpoint(path, mmap=False):
+    """Load a training checkpoint or a generator export (plain data, ``weights_only``).
+
+    Parameters
+    ----------
+    path : path-like
+    mmap : bool
+        Map the tensors instead of reading them: enough to look at the keys.
+
+    Returns
+    -------
+    dict
+        With at least "generator" (a state_dict) and "config" (a dict of Config fields).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    CheckpointError
+        If the file is not one of the two kinds, naming the file and what was expected.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist; expected {EXPECTED}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except Exception as error:  # not a zip, a bad pickle, a pickled object: all say "not ours"
+        raise CheckpointError(f"{path} is not a checkpoint torch can load safely "
+                              f"({type(error).__name__}); expected {EXPECTED}") from None
+    if not (isinstance(state, dict) and "generator" in state and "config" in state):
+        raise CheckpointError(f"{path} holds no generator and config; expected {EXPECTED}")
+    if "format" in state and (state["format"], state.get("version")) != (EXPORT_FORMAT, EXPORT_VERSION):
+        raise CheckpointError(f"{path} is format {state['format']!r} version {state.get('version')}; "
+                              f"expected {EXPECTED}")
+    return state
+
+
+def load_colorizer(path, device="cpu"):
+    """Rebuild the generator of a training checkpoint or a generator export, in evaluation mode.
+
+    Returns
+    -------
+    generator : nn.Module
+    size : int
+        The training size: the side of the square the generator colours best at.
+    """
+    state = read_checkpoint(path, mmap=True)  # only the keys here; load_generator reads the weights once
+    generator, _ = stages.load_generator(path, device)
+    return generator.eval(), int(state["config"]["size"])
+
+
+def export_generator(checkpoint, out_path):
+    """Write the generator of a checkpoint alone: a smaller file to share, loadable with weights_only.
+
+    The export is {"format": "colorlib-generator", "version": 1, "generator", "config", "weights"};
+    the discriminator and optimiser states of a GAN checkpoint are left behind.
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+    """
+    state = read_checkpoint(checkpoint)
+    save_checkpoint(out_path, format=EXPORT_FORMAT, version=EXPORT_VERSION, generator=state["generator"],
+                    config=state["config"], weights=state.get("weights", "unknown"))
+    return Path(out_path)
+
+
+def checkpoint_for_run(config, run_dir, log=print):
+    """The run's best generator: the GAN's, else the pretrained one, else one pretrained now.
+
+    Pretraining follows ``config`` (notebooks 01 and 03 in one call): with the smoke profile it
+    takes about a minute.
+    """
+    run_dir = Path(run_dir)
+    for name in (stages.GAN_FILE, stages.PRETRAINED_FILE):
+        if (run_dir / name).is_file():
+            return run_dir / name
+    log(f"no generator in the run folder yet: pretraining one ({config.profile} profile)")
+    if (run_dir / stages.SPLIT_FILE).is_file():
+        split = stages.load_split(run_dir)
+    else:
+        split = stages.make_split(config, run_dir, log=log)
+    generator, weights = stages.new_generator(config, verbose=False)
+    stages.pretrain(generator, split, config, run_dir, weights, log=log)
+    return run_dir / stages.PRETRAINED_FILE
+
+
+def read_photo(image):
+    """A photo as an upright (H, W, 3) uint8 array.
+
+    Parameters
+    ----------
+    image : path-like, PIL.Image or ndarray
+        Any mode Pillow reads (greyscale, RGBA, palette, CMYK, 16-bit); EXIF orientation is applied.
+        Arrays are (H, W), (H, W, 3) or (H, W, 4): uint8, uint16, or float in [0, 1].
+
+    Raises
+    ------
+    ImageRejected
+        For a file that cannot be read (see :func:`colorlib.images.read_rgb`).
+    """
+    if isinstance(image, (str, os.PathLike)):
+        return read_rgb(image)
+    if isinstance(image, Image.Image):
+        return to_rgb8(ImageOps.exif_transpose(image))
+    array = np.asarray(image)
+    if array.dtype.kind == "f":  # floats in [0, 1], as scikit-image and matplotlib hold them
+        array = np.round(np.clip(array, 0.0, 1.0) * 255)
+    elif array.dtype == np.uint16:
+        array = np.round(array / 257.0)
+    return to_rgb8(Image.fromarray(array.astype(np.uint8)))
+
+
+def predict_square(rgb, generator, size):
+    """The photo resized to size x size as in training, and the ab predicted for it.
+
+    Returns
+    -------
+    L : Tensor, shape (1, 1, size, size)
+    ab : Tensor, shape (1, 2, size, size)
+        Both normalised (see :mod:`colorlib.lab`).
+    """
+    L = lab_tensor(rgb, size)[None, :1].float()
+    return L, predict_ab(generator, L)
+
+
+def in_gamut(lab):
+    """True where a natural-unit Lab colour (..., 3) is an sRGB colour, so needs no clipping.
+
+    The CIE formulas of scikit-image's ``lab2xyz``, without its clipping of z, then its XYZ to
+    linear sRGB matrix: a colour is in gamut when its linear R, G and B lie in [0, 1]. In float32,
+    a channel at a time: this runs at every bisection step of :func:`fit_to_gamut`.
+    """
+    lab = np.asarray(lab, dtype=np.float32)
+    fy = (lab[..., 0] + 16.0) / 116.0
+    xyz = [xyz_from_f(fy + lab[..., 1] / 500.0) * WHITE[0], xyz_from_f(fy),
+           xyz_from_f(fy - lab[..., 2] / 200.0) * WHITE[2]]
+    inside = np.ones(lab.shape[:-1], dtype=bool)
+    for row in rgb_from_xyz.astype(np.float32):
+        linear = row[0] * xyz[0] + row[1] * xyz[1] + row[2] * xyz[2]
+        inside &= (linear >= LINEAR_RANGE[0]) & (linear <= LINEAR_RANGE[1])
+    return inside
+
+
+def xyz_from_f(f):
+    """The inverse of CIE Lab's f: a cube above 6/29, a line below."""
+    return np.where(f > 6.0 / 29.0, f * f * f, (f - 4.0 / 29.0) * (3.0 * (6.0 / 29.0) ** 2))
+
+
+def fit_to_gamut(lab, steps=12):
+    """Shrink the chroma of out-of-gamut colours until they fit, keeping L* and hue.
+
+    Clipping R, G and B (what ``lab2rgb`` does) changes the lightness of a bright or dark pixel
+    given a strong colour; shrinking a*b* towards grey instead keeps every pixel's L*, hence the
+    photo's detail. A bisection on the scale of a*b*, on the out-of-gamut pixels only.
+
+    Parameters
+    ----------
+    lab : ndarray, shape (..., 3)
+        Natural units, L* in [0, 100].
+    steps : int
+        Bisection steps: the chroma found is within 2**-steps of the largest that fits.
+    """
+    shape = np.shape(lab)
+    lab = np.array(lab, dtype=np.float64).reshape(-1, 3)
+    out = np.flatnonzero(~in_gamut(lab))
+    low, high = np.zeros(len(out)), np.ones(len(out))  # scales known to fit / not to fit
+    for _ in range(steps):
+        middle = (low + high) / 2
+        fits = in_gamut(np.column_stack([lab[out, :1], lab[out, 1:] * middle[:, None]]))
+        low, high = np.where(fits, middle, low), np.where(fits, high, middle)
+    lab[out, 1:] *= low[:, None]
+    return lab.reshape(shape)
+
+
+def colorize(image, generator, size):
+    """Colorize a photo at its full resolution.
+
+    The photo is resized to size x size (as in training) for the generator; the predicted a*b*
+    are resized bilinearly to the photo's size and joined to the photo's own L*. Out-of-gamut
+    colours lose chroma rather than lightness (:func:`fit_to_gamut`), so the result's L* equals
+    the photo's up to 8-bit rounding (:data:`LIGHTNESS_TOLERANCE`). A colour photo is taken as
+    grey through its L*.
+
+    Parameters
+    ----------
+    image : path-like, PIL.Image or ndarray
+        See :func:`read_photo`.
+    generator : nn.Module
+        From :func:`load_colorizer`.
+    size : int
+        Side of the square the colours are predicted at; the training size colours best.
+
+    Returns
+    -------
+    PIL.Image
+        RGB, the size of the (upright) photo.
+    """
+    rgb = read_photo(image)
+    _, ab = predict_square(rgb, generator, size)
+    ab = F.interpolate(ab, size=rgb.shape[:2], mode="bilinear", align_corners=False)[0]
+    L, _ = rgb_to_lab(rgb)
+    lab = fit_to_gamut(denormalize(L, ab.numpy()))
+    return Image.fromarray(to_uint8(lab_to_srgb(lab)))
+
+
+def colorize_at_model_size(image, generator, size):
+    """The generator's output as it comes, size x size, then resized to the photo: the blurry way."""
+    rgb = read_photo(image)
+    L, ab = predict_square(rgb, generator, size)
+    square = Image.fromarray(to_uint8(lab_to_rgb(L[0], ab[0])))
+    return square.resize((rgb.shape[1], rgb.shape[0]), Image.Resampling.BICUBIC)
+
+
+def to_uint8(rgb):
+    """An RGB float image in [0, 1] as uint8, rounded."""
+    return np.round(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+# -- Figures and summaries for notebook 06 -------------------------------------------------------
+
+def photo_paths(folder=None):
+    """Image files of a folder (recursively), or the photos shipped in packages when None."""
+    return package_photo_paths() if folder is None else list_images(folder)
+
+
+def colorize_photos(paths, generator, size):
+    """{file name: (photo as uint8 RGB, colorized PIL image)} for each path."""
+    return {Path(p).name: (read_photo(p), colorize(p, generator, size)) for p in paths}
+
+
+def show_before_after(results, size=2.0):
+    """One row per photo: the grey input (its L*), the colorization, and the original."""
+    images, titles = [], []
+    for name, (photo, colorized) in results.items():
+        images += [lightness(photo / 255.0) / 100.0, np.asarray(colorized), photo]
+        titles += [name, "colorized", "original"]
+    return show_images(images, titles, ncols=3, size=size)
+
+
+def describe_lightness(results):
+    """One line per photo: its size, the result's, and whether the result kept every L* value."""
+    lines = []
+    for name, (photo, colorized) in results.items():
+        delta = np.abs(lightness(np.asarray(colorized) / 255.0) - lightness(photo / 255.0)).max()
+        kept = "yes" if delta <= LIGHTNESS_TOLERANCE else f"NO (max |dL*| {delta:.2f})"
+        height, width = photo.shape[:2]
+        lines.append(f"{name:<20} {width:>4} x {height:<4} -> {colorized.width:>4} x {colorized.height:<4}"
+                     f"  L* kept within {LIGHTNESS_TOLERANCE}: {kept}")
+    return "\n".join(lines)
+
+
+def crop_slices(shape, box):
+    """Row and column slices of box = (left, top, right, bottom), fractions of the image."""
+    height, width = shape[:2]
+    left, top, right, bottom = box
+    rows = slice(round(top * height), round(bottom * height))
+    return rows, slice(round(left * width), round(right * width))
+
+
+def show_resolution_comparison(path, generator, size, box):
+    """A crop of the photo, of the model-size output resized up, and of the full-resolution result."""
+    photo = read_photo(path)
+    crop = crop_slices(photo.shape, box)
+    images = [photo, np.asarray(colorize_at_model_size(photo, generator, size)),
+              np.asarray(colorize(photo, generator, size))]
+    titles = ["photo", f"colorized at {size} px, resized up",
+              f"colour at {size} px, L* at {photo.shape[1]} x {photo.shape[0]}"]
+    return show_images([image[crop] for image in images], titles, ncols=3, size=3.5)
+
+
+def describe_detail(path, size, box):
+    """The crop's detail, as the mean size of the L* gradient: at full resolution and through the square.
+
+    The full-resolution result keeps the photo's L*; a model-size output only carries the photo
+    squeezed to size x size and resized back.
+    """
+    photo = read_photo(path)
+    square = Image.fromarray(photo).resize((size, size), Image.Resampling.BICUBIC)
+    upscaled = np.asarray(square.resize((photo.shape[1], photo.shape[0]), Image.Resampling.BICUBIC))
+    crop = crop_slices(photo.shape, box)
+    detail = [np.hypot(*np.gradient(lightness(rgb / 255.0)[crop])).mean() for rgb in (photo, upscaled)]
+    return (f"mean |gradient of L*| in the crop: full resolution {detail[0]:.1f}, "
+            f"model size resized up {detail[1]:.1f}")
+
+
+# -- The command: python -m colorlib colorize INPUT... -o OUT --checkpoint CKPT (see colorlib.cli) --
+
+def run_colorize(args):
+    """Run the ``colorize`` command; the exit code is 0, 1 if any file failed, 2 for a bad checkpoint."""
+    try:
+        generator, size = load_colorizer(args.checkpoint)
+    except (FileNotFoundError, CheckpointError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    written, failed = colorize_files(args.inputs, args.out, generator, args.size or size)
+    print(summarize_files(written, failed, args.out))
+    return 1 if failed else 0
+
+
+def colorize_files(inputs, out_dir, generator, size):
+    """Colorize files and folders into out_dir; a file that fails is reported and skipped.
+
+    A folder's images (:func:`colorlib.sources.list_images`) keep their path below the folder.
+    Each failure is written to stderr as one line when it happens.
+
+    Returns
+    -------
+    written : list of Path
+    failed : dict
+        {input path as given: the reason, one line}.
+    """
+    jobs, failed = plan_outputs(inputs, Path(out_dir))
+    for message in failed.values():
+        print(f"error: {message}", file=sys.stderr)
+    written = []
+    bar = tqdm(jobs, unit="image", disable=len(jobs) < 2 or not sys.stderr.isatty())
+    for source, target in bar:
+        reason = colorize_file(source, target, generator, size)
+        if reason:
+            failed[str(source)] = reason
+            tqdm.write(f"error: {reason}", file=sys.stderr)
+        else:
+            written.append(target)
+    return written, failed
+
+
+def colorize_file(source, target, generator, size):
+    """Colorize one file into target; returns None, or why it failed in one line."""
+    try:
+        image = colorize(source, generator, size)
+    except ImageRejected as error:
+        return str(error)
+    try:
+        save_like_source(image, target)
+    except (OSError, ValueError) as error:  # a read-only folder, a full disk, a suffix Pillow cannot write
+        return f"{source}: could not write {target} ({error})"
+    return None
+
+
+def plan_outputs(inputs, out_dir):
+    """[(source, target)] for every image of the inputs, and {input: reason} for those refused."""
+    jobs, failed, targets = [], {}, set()
+    for given in map(Path, inputs):
+        if given.is_dir():
+            try:
+                jobs += [(path, out_dir / path.relative_to(given)) for path in list_images(given)]
+            except FileNotFoundError as error:
+                failed[str(given)] = str(error)
+        elif given.is_file():
+            jobs.append((given, out_dir / given.name))
+        else:
+            failed[str(given)] = f"{given}: no such file or folder"
+    planned = []
+    for source, target in jobs:
+        if target.resolve() == source.resolve():
+            failed[str(source)] = f"{source}: the output would overwrite it; choose another output folder"
+        elif target.resolve() in targets:
+            failed[str(source)] = f"{source}: an earlier input has the same output name {target.name}"
+        else:
+            targets.add(target.resolve())
+            planned.append((source, target))
+    return planned, failed
+
+
+def save_like_source(image, target):
+    """Save in the format the file name says (JPEG stays JPEG), at high quality for lossy formats."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    file_format = Image.registered_extensions().get(target.suffix.lower())
+    image.save(target, file_format, **SAVE_OPTIONS.get(file_format, {}))
+
+
+def summarize_files(written, failed, out_dir):
+    """One line: how many images were written where, and which inputs failed."""
+    line = f"colorized {len(written)} of {len(written) + len(failed)} images into {out_dir}"
+    return line + (f"; failed: {', '.join(failed)}" if failed else "")

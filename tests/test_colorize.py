@@ -1,0 +1,258 @@
+"""Colorizing photos at full resolution: every kind of input, kept lightness, exports, the command."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorlib import colorize as cz
+from colorlib import stages
+from colorlib.cli import main
+from colorlib.config import get_config
+from colorlib.images import read_rgb
+from colorlib.models import build_generator
+from colorlib.preprocessing import lightness
+from colorlib.train import save_checkpoint
+from conftest import colour_photo, write_awkward_files
+
+SIZE = 64
+ORIENTATION = 0x0112  # the EXIF tag
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Batches of one 64 px image: extra threads only wait on each other (on a busy CPU, 10x slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def generator():
+    torch.manual_seed(0)
+    generator, _ = build_generator(SIZE, imagenet_weights="never", verbose=False)
+    return generator.eval()
+
+
+@pytest.fixture(scope="module")
+def checkpoint(generator, tmp_path_factory):
+    path = tmp_path_factory.mktemp("run") / "generator_pretrained.pt"
+    save_checkpoint(path, generator=generator.state_dict(), config=get_config("smoke", size=SIZE).asdict(),
+                    weights="random", stage="pretrain")
+    return path
+
+
+@pytest.fixture(scope="module")
+def export(checkpoint):
+    return cz.export_generator(checkpoint, checkpoint.parent / cz.EXPORT_FILE)
+
+
+def max_lightness_change(photo, colorized):
+    """Largest |L*(result) - L*(photo)| over the pixels; photo and result as uint8 RGB."""
+    return np.abs(lightness(np.asarray(colorized) / 255.0) - lightness(photo / 255.0)).max()
+
+
+def rotated_jpeg(path):
+    """An 80 x 64 JPEG whose EXIF says: turn me 90 degrees to see me upright (64 x 80)."""
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    colour_photo().save(path, exif=exif, quality=95)
+    return path
+
+
+def sixteen_bit():
+    return Image.fromarray((np.linspace(0, 65535, 80 * 64).reshape(64, 80)).astype(np.uint16))
+
+
+def half_transparent():
+    rgba = colour_photo(seed=2).convert("RGBA")
+    rgba.putalpha(128)
+    return rgba
+
+
+INPUTS = {
+    "greyscale": lambda: colour_photo().convert("L"),
+    "rgb": lambda: colour_photo(),
+    "rgba": half_transparent,
+    "palette": lambda: colour_photo(seed=3).convert("P", palette=Image.Palette.ADAPTIVE),
+    "16-bit": sixteen_bit,
+    "odd size 101 x 67": lambda: colour_photo(size=(101, 67)),
+    "odd size 1 x 1": lambda: Image.new("RGB", (1, 1), (200, 30, 30)),
+    "uint8 array": lambda: np.asarray(colour_photo()),
+    "float array": lambda: np.asarray(colour_photo()) / 255.0,
+    "16-bit array": lambda: np.asarray(sixteen_bit()),
+}
+
+
+@pytest.mark.parametrize("kind", INPUTS)
+def test_every_kind_of_input_keeps_its_size_and_lightness(kind, generator):
+    image = INPUTS[kind]()
+    photo = cz.read_photo(image)
+    colorized = cz.colorize(image, generator, SIZE)
+    assert colorized.mode == "RGB"
+    assert colorized.size == (photo.shape[1], photo.shape[0])
+    # The result carries the photo's own L*: only rounding R, G and B to 8 bits moves it.
+    assert max_lightness_change(photo, colorized) <= cz.LIGHTNESS_TOLERANCE
+
+
+def test_arrays_files_and_images_read_alike(tmp_path):
+    photo = colour_photo()
+    photo.save(tmp_path / "photo.png")
+    expected = np.asarray(photo)
+    for image in (photo, tmp_path / "photo.png", str(tmp_path / "photo.png"), expected, expected / 255.0):
+        assert np.array_equal(cz.read_photo(image), expected)
+    transparent = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
+    assert (cz.read_photo(transparent) == 255).all()  # composited over white
+
+
+def test_exif_orientation_gives_an_upright_result(tmp_path, generator):
+    path = rotated_jpeg(tmp_path / "rotated.jpg")
+    assert Image.open(path).size == (80, 64)
+    assert cz.colorize(path, generator, SIZE).size == (64, 80)
+    assert cz.colorize(Image.open(path), generator, SIZE).size == (64, 80)
+
+
+@pytest.mark.parametrize("photo_size, size", [((1200, 900), SIZE), ((101, 67), 32)])
+def test_the_generator_sees_the_square_and_the_result_the_full_photo(photo_size, size, generator):
+    seen = []
+    hook = generator.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape))
+    try:
+        colorized = cz.colorize(colour_photo(size=photo_size), generator, size)
+    finally:
+        hook.remove()
+    assert seen == [(1, 1, size, size)]
+    assert colorized.size == photo_size
+
+
+def test_full_resolution_keeps_detail_the_model_size_output_loses(generator):
+    photo = np.asarray(colour_photo(size=(256, 192)))
+    full = np.asarray(cz.colorize(photo, generator, SIZE))
+    small = np.asarray(cz.colorize_at_model_size(photo, generator, SIZE))
+    assert small.shape == full.shape
+    assert max_lightness_change(photo, full) <= cz.LIGHTNESS_TOLERANCE
+    assert max_lightness_change(photo, small) > 5 * cz.LIGHTNESS_TOLERANCE  # the noise is gone
+
+
+def test_fit_to_gamut_keeps_lightness_and_hue_and_only_shrinks_chroma():
+    rng = np.random.default_rng(0)
+    lab = np.column_stack([rng.uniform(0, 100, 5000), rng.uniform(-150, 150, (5000, 2))])
+    lab[:10, 1:] = 0  # greys fit as they are, black and white included
+    lab[:2, 0] = [0.0, 100.0]
+    fitted = cz.fit_to_gamut(lab)
+    assert cz.in_gamut(fitted).all()
+    assert np.array_equal(fitted[:, 0], lab[:, 0])
+    already = cz.in_gamut(lab)
+    assert 0 < already.sum() < len(lab)
+    assert np.array_equal(fitted[already], lab[already])
+    moved = ~already & (np.hypot(fitted[:, 1], fitted[:, 2]) > 1)
+    hue = [np.arctan2(values[moved, 2], values[moved, 1]) for values in (fitted, lab)]
+    assert np.allclose(*hue)
+    assert (np.hypot(fitted[:, 1], fitted[:, 2]) <= np.hypot(lab[:, 1], lab[:, 2]) + 1e-9).all()
+
+
+def test_export_round_trip(checkpoint, export, generator):
+    state = torch.load(export, weights_only=True)
+    assert state["format"] == "colorlib-generator" and state["version"] == 1
+    assert set(state) == {"format", "version", "generator", "config", "weights"}
+    assert state["config"]["size"] == SIZE and state["weights"] == "random"
+    photo = colour_photo(size=(90, 70))
+    expected = np.asarray(cz.colorize(photo, generator, SIZE))
+    for path in (checkpoint, export):
+        loaded, size = cz.load_colorizer(path)
+        assert size == SIZE and not loaded.training
+        assert np.array_equal(np.asarray(cz.colorize(photo, loaded, size)), expected)
+
+
+def test_files_that_are_not_generators_are_refused_by_name(tmp_path, export):
+    with pytest.raises(FileNotFoundError, match="missing.pt does not exist"):
+        cz.load_colorizer(tmp_path / "missing.pt")
+    text = tmp_path / "notes.pt"
+    text.write_text("not a checkpoint\n")
+    torch.save({"discriminator": {}}, tmp_path / "other.pt")
+    future = torch.load(export, weights_only=True) | {"version": 2}
+    torch.save(future, tmp_path / "future.pt")
+    for name, why in [("notes.pt", "not a checkpoint torch can load"), ("other.pt", "holds no generator"),
+                      ("future.pt", "version 2")]:
+        with pytest.raises(cz.CheckpointError, match=why) as error:
+            cz.load_colorizer(tmp_path / name)
+        assert str(tmp_path / name) in str(error.value)
+        assert "expected a colorlib training checkpoint" in str(error.value)
+
+
+def test_a_run_folder_gives_its_gan_then_its_pretrained_generator_else_trains_one(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for seed in range(3):
+        colour_photo(seed=seed).save(photos / f"photo{seed}.png")
+    config = get_config("smoke", data=str(photos), n_images=0, batch_size=2, pretrain_epochs=1)
+    run_dir = tmp_path / "run"
+    lines = []
+    trained = cz.checkpoint_for_run(config, run_dir, log=lines.append)
+    assert trained == run_dir / stages.PRETRAINED_FILE and cz.load_colorizer(trained)[1] == config.size
+    assert lines[0] == "no generator in the run folder yet: pretraining one (smoke profile)"
+    assert cz.checkpoint_for_run(config, run_dir, log=lines.append) == trained and len(lines) > 1
+    (run_dir / stages.GAN_FILE).write_bytes(trained.read_bytes())
+    assert cz.checkpoint_for_run(config, run_dir) == run_dir / stages.GAN_FILE
+
+
+def command(*argv):
+    return main(["colorize", *map(str, argv)])
+
+
+def test_command_writes_every_readable_file_and_names_each_failure(tmp_path, export, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    files = write_awkward_files(photos)  # good files, a text file named .jpg, a truncated JPEG, ...
+    (photos / "album").mkdir()
+    rotated_jpeg(photos / "album" / "rotated.jpg")
+    files["album/rotated.jpg"] = (photos / "album" / "rotated.jpg", "kept")
+    out = tmp_path / "out"
+    assert command(photos, "-o", out, "--checkpoint", export) == 1
+    stdout, stderr = capsys.readouterr()
+    failing = {name for name, (_, outcome) in files.items()
+               if outcome in ("truncated", "not_an_image", "empty", "decompression_bomb")}
+    assert failing == {"truncated.jpg", "notes.jpg", "empty.png", "bomb.png"}
+    for name, (path, _) in files.items():
+        if name in failing:
+            assert not (out / name).exists()
+            assert sum(line.startswith(f"error: {path}: ") for line in stderr.splitlines()) == 1, name
+        else:
+            written = Image.open(out / name)
+            assert written.format == Image.open(path).format, name  # JPEG stays JPEG, PNG stays PNG
+            assert written.size == read_rgb(path).shape[1::-1], name  # upright, full size
+            assert written.getexif().get(ORIENTATION, 1) == 1, name
+    assert len(stderr.splitlines()) == len(failing)
+    assert stdout.startswith(f"colorized {len(files) - 4} of {len(files)} images into {out}; failed: ")
+    assert all(str(files[name][0]) in stdout for name in failing)
+
+
+def test_command_keeps_going_past_missing_inputs_and_never_overwrites_them(tmp_path, checkpoint, capsys):
+    colour_photo().save(tmp_path / "photo.png")
+    assert command(tmp_path / "photo.png", tmp_path / "gone.png", "-o", tmp_path / "out",
+                   "--checkpoint", checkpoint) == 1
+    assert (tmp_path / "out" / "photo.png").is_file()
+    assert "gone.png: no such file or folder" in capsys.readouterr().err
+    before = (tmp_path / "photo.png").read_bytes()
+    assert command(tmp_path / "photo.png", "-o", tmp_path, "--checkpoint", checkpoint) == 1
+    assert "would overwrite it" in capsys.readouterr().err
+    assert (tmp_path / "photo.png").read_bytes() == before
+
+
+def test_command_succeeds_with_exit_code_zero(tmp_path, checkpoint, capsys):
+    colour_photo().save(tmp_path / "photo.jpg")
+    assert command(tmp_path / "photo.jpg", "-o", tmp_path / "out", "--checkpoint", checkpoint) == 0
+    assert capsys.readouterr().out == f"colorized 1 of 1 images into {tmp_path / 'out'}\n"
+
+
+@pytest.mark.parametrize("make_checkpoint, why", [
+    (lambda folder: folder / "missing.pt", "does not exist"),
+    (lambda folder: colour_photo().save(folder / "photo.jpg") or folder / "photo.jpg", "not a checkpoint"),
+])
+def test_command_refuses_a_bad_checkpoint_in_one_line(make_checkpoint, why, tmp_path, capsys):
+    colour_photo().save(tmp_path / "photo.png")
+    bad = make_checkpoint(tmp_path)
+    assert command(tmp_path / "photo.png", "-o", tmp_path / "out", "--checkpoint", bad) == 2
+    stderr = capsys.readouterr().err
+    assert stderr.startswith("error: ") and why in stderr and len(stderr.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
