@@ -1,27 +1,126 @@
-"""Command line: ``python -m colorlib report ...`` (and ``colorlib report ...``)."""
+"""Command line: ``python -m colorlib {report,train,evaluate,colorize,bench} ...`` (or ``colorlib ...``)."""
 import argparse
+import json
 import sys
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="colorlib", description="Automatic image colorization course.")
     commands = parser.add_subparsers(dest="command", required=True)
+    add_report_parser(commands)
+    add_train_parser(commands)
+    add_evaluate_parser(commands)
+    add_colorize_parser(commands)
+    add_bench_parser(commands)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
+
+def add_profile_arguments(parser, default_profile):
+    parser.add_argument("--profile", default=default_profile, help=f"smoke, cpu or paper (default: {default_profile})")
+    parser.add_argument("--data", default="", help="auto, coco_sample, samples or a folder (default: the profile's)")
+    parser.add_argument("--run-dir", default=None, help="run folder (default: runs/PROFILE)")
+    parser.add_argument("--overrides", default="", help='config fields to change, e.g. "size=96 gan_epochs=3"')
+
+
+def add_report_parser(commands):
     report = commands.add_parser("report", help="run the notebooks in order into a report folder")
-    report.add_argument("--profile", default="cpu", help="smoke, cpu or paper (default: cpu)")
-    report.add_argument("--data", default="", help="auto, coco_sample, samples or a folder (default: the profile's)")
-    report.add_argument("--run-dir", default=None, help="run folder (default: runs/PROFILE)")
+    add_profile_arguments(report, "cpu")
     report.add_argument("--out", default="report", help="report folder (default: report)")
     report.add_argument("--notebooks", default="notebooks", help="folder of the source notebooks")
+    report.set_defaults(run=run_report)
 
-    args = parser.parse_args(argv)
-    if args.command == "report":
-        from colorlib.report import NotebookFailed, build_report
 
-        try:
-            build_report(args.profile, args.out, args.run_dir or f"runs/{args.profile}",
-                         data=args.data or None, notebooks_dir=args.notebooks)
-        except NotebookFailed as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+def run_report(args):
+    from colorlib.config import parse_overrides
+    from colorlib.report import NotebookFailed, build_report
+
+    try:
+        build_report(args.profile, args.out, args.run_dir or f"runs/{args.profile}", data=args.data or None,
+                     notebooks_dir=args.notebooks, overrides=parse_overrides(args.overrides))
+    except NotebookFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
+
+
+def add_train_parser(commands):
+    train = commands.add_parser(
+        "train", help="split, pretrain and train the GAN without notebooks (works under torchrun)")
+    add_profile_arguments(train, "smoke")
+    train.set_defaults(run=run_train)
+
+
+def run_train(args):
+    from colorlib import stages
+    from colorlib.config import get_config, parse_overrides
+
+    config = get_config(args.profile, data=args.data or None, **parse_overrides(args.overrides))
+    run_dir = args.run_dir or f"runs/{args.profile}"
+    from colorlib.distributed import current_processes, shutdown
+
+    stages.train_everything(config, run_dir)
+    shutdown(current_processes())
+    return 0
+
+
+def add_evaluate_parser(commands):
+    evaluate = commands.add_parser(
+        "evaluate", help="score a checkpoint and the baselines; write metrics.json and per_image.csv")
+    evaluate.add_argument("--checkpoint", required=True, help="a training checkpoint, e.g. runs/cpu/gan.pt")
+    evaluate.add_argument("--data", default=None, help="images to score (default: the run's validation split)")
+    evaluate.add_argument("--out", default="evaluation", help="output folder (default: evaluation)")
+    evaluate.add_argument("--size", type=int, default=None, help="image size (default: the training size)")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.set_defaults(run=run_evaluate)
+
+
+def run_evaluate(args):
+    from colorlib.evaluation import evaluate_command
+
+    evaluate_command(args.checkpoint, args.data, args.out, args.size, device=args.device)
+    return 0
+
+
+def add_colorize_parser(commands):
+    colorize = commands.add_parser(
+        "colorize", help="colorize photos at full resolution with a trained generator",
+        description="Colorize image files and folders: one output per input, same name and format.")
+    colorize.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, or folders of images")
+    colorize.add_argument("-o", "--out", required=True, help="folder for the colorized images (made if needed)")
+    colorize.add_argument("--checkpoint", required=True,
+                          help="a training checkpoint (gan.pt, generator_pretrained.pt) or a generator export")
+    colorize.add_argument("--size", type=int, default=None,
+                          help="side of the square the colours are predicted at (default: the training size)")
+    colorize.set_defaults(run=run_colorize)
+
+
+def run_colorize(args):
+    from colorlib.colorize import run_colorize
+
+    return run_colorize(args)
+
+
+def add_bench_parser(commands):
+    bench = commands.add_parser("bench", help="time the data path, training steps and evaluation, plain vs colorlib")
+    bench.add_argument("--data", default="samples", help="photos to time on (default: samples)")
+    bench.add_argument("--size", type=int, default=128)
+    bench.add_argument("--batch-size", type=int, default=16)
+    bench.add_argument("--steps", type=int, default=6, help="timed training steps per configuration")
+    bench.add_argument("--json", action="store_true", help="print the results as JSON")
+    bench.set_defaults(run=run_bench)
+
+
+def run_bench(args):
+    from colorlib import bench
+    from colorlib.ssim import bench_ssim
+
+    results = {"data": bench.bench_data(args.data, args.size, batch_size=args.batch_size),
+               **bench.bench_training(args.data, args.size, args.batch_size, args.steps),
+               "ssim": bench_ssim(size=args.size)}
+    print(json.dumps(results, indent=2) if args.json else bench.format_results(results))
+    return 0 if results["quality"]["passed"] else 1

@@ -12,8 +12,9 @@ import torch
 from torch import nn
 
 with warnings.catch_warnings():
-    # fastai's import triggers a torch.jit deprecation warning that names site-packages paths.
-    warnings.simplefilter("ignore", FutureWarning)
+    # fastai's import warns about torch.jit and pandas options, naming site-packages paths;
+    # neither concerns this course.
+    warnings.simplefilter("ignore")
     from fastai.vision.learner import create_body
     from fastai.vision.models.unet import DynamicUnet
 from torchvision.models import ResNet18_Weights, resnet18

@@ -17,8 +17,10 @@ NOTEBOOKS = (
     "03_pretrain_generator",
     "04_train_gan",
     "05_ssim_analysis",
+    "06_colorize_your_photos",
 )
-RUN_PRODUCTS = ("pretrain_history.json", "gan_history.json", "metrics.json")
+RUN_PRODUCTS = ("split.json", "data_manifest.csv", "pretrain_history.json", "gan_history.json", "metrics.json",
+                "per_image.csv")
 
 
 class NotebookFailed(RuntimeError):
@@ -26,7 +28,7 @@ class NotebookFailed(RuntimeError):
 
 
 def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks", notebooks=NOTEBOOKS,
-                 log=print):
+                 overrides=None, log=print):
     """Execute every notebook into ``out_dir`` and write their HTML pages and an index.
 
     Parameters
@@ -43,6 +45,8 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
         Folder of the source notebooks; they run with it as working directory.
     notebooks : sequence of str
         Notebook names, without ``.ipynb``, in the order they run.
+    overrides : dict, optional
+        Config fields to change in every notebook, e.g. ``{"size": 96}``.
 
     Raises
     ------
@@ -54,6 +58,8 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
     notebooks_dir, out_dir = Path(notebooks_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     parameters = notebook_parameters(profile, run_dir, data, notebooks_dir)
+    if overrides:
+        parameters["overrides"] = overrides
     timings = {}
     for name in notebooks:
         log(f"running {name} ...")

@@ -1,24 +1,34 @@
 """The course's stages as functions, each handing its products to the next through files.
 
-A run folder holds everything a run makes: ``split.json`` (notebook 01), the pretrained
-generator and its history (03), the GAN checkpoint and its history (04), metrics (05).
+A run folder holds everything a run makes: ``split.json`` and the data manifest (notebook 01),
+the pretrained generator and its history (03), the GAN checkpoint and its history (04); notebook
+05 adds the metrics (:mod:`colorlib.evaluation`).
 """
+import csv
 import dataclasses
+import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 
+from colorlib.cache import LabCache, file_digest
 from colorlib.config import Config
-from colorlib.dataset import ColorizationDataset, make_loader
-from colorlib.metrics import grey_ab, score_images, summarize
+from colorlib.dataset import ColorizationDataset, LabTensorDataset
+from colorlib.distributed import barrier, init_processes, unwrap, wrap
+from colorlib.images import scan_images
+from colorlib.metrics import score_images
 from colorlib.models import PatchDiscriminator, build_generator
 from colorlib.plots import show_gray_fake_real
 from colorlib.predict import predict_ab
 from colorlib.runtime import pick_device, resolve_precision, seed_everything
-from colorlib.sources import resolve_data, split_paths
+from colorlib.sources import list_images, resolve_data, split_paths
 from colorlib.train import (
-    ColorizationGAN, L1Pretrainer, load_checkpoint, load_json, run_epochs, save_checkpoint,
+    ColorizationGAN,
+    L1Pretrainer,
+    fit,
+    load_checkpoint,
+    load_json,
     save_json,
 )
 
@@ -27,17 +37,19 @@ PRETRAINED_FILE = "generator_pretrained.pt"
 PRETRAIN_HISTORY_FILE = "pretrain_history.json"
 GAN_FILE = "gan.pt"
 GAN_HISTORY_FILE = "gan_history.json"
-METRICS_FILE = "metrics.json"
+MANIFEST_FILE = "data_manifest.csv"
 
 
 @dataclasses.dataclass
 class Split:
-    """The run's training and validation images, and where they came from."""
+    """The run's training and validation images, where they came from, and what was set aside."""
 
     source: str
     reason: str
     train: list
     val: list
+    digests: dict  # path -> sha256 of the file, the cache's key
+    counts: dict  # found, kept, excluded by reason (see colorlib.images.REASONS)
 
 
 def run_folder(profile, run_dir=None):
@@ -45,13 +57,63 @@ def run_folder(profile, run_dir=None):
     return Path(run_dir) if run_dir else Path("..") / "runs" / profile
 
 
-def make_split(config, run_dir):
-    """Resolve the data source, split it and write ``split.json`` into the run folder."""
+def make_split(config, run_dir, log=print):
+    """Find, check and split the photos; write ``split.json`` and ``data_manifest.csv``.
+
+    Every file is checked once (:func:`colorlib.images.scan_images`): unreadable, too small,
+    greyscale and near-colourless photos are set aside and counted, and a photo stored twice
+    is kept once, so it can never land on both sides of the split. Photos from
+    ``config.extra_train_data`` only ever join the training side.
+    """
     source = resolve_data(config.data)
-    train, val = split_paths(source.paths, config.n_images, config.val_fraction, config.seed)
-    split = Split(source.name, source.reason, [str(p) for p in train], [str(p) for p in val])
+    log(f"source: {source.name} ({source.reason})")
+    scan = scan_images(source.paths, min_side=config.size)
+    digests = {p: file_digest(p) for p in scan.kept}
+    unique = unique_by_content(digests, scan)
+    train, val = split_paths(unique, config.n_images, config.val_fraction, config.seed)
+    train = [str(p) for p in train]
+    if config.extra_train_data:
+        extra = scan_images(list_images(config.extra_train_data), min_side=config.size)
+        extra_digests = {p: file_digest(p) for p in extra.kept}
+        digests.update(extra_digests)
+        train += unique_by_content(extra_digests, extra, seen=set(digests[p] for p in unique))
+        log(f"extra training photos: {extra.summary()}")
+    log(scan.summary())
+    split = Split(source.name, source.reason, train, [str(p) for p in val],
+                  {p: digests[p] for p in train + [str(p) for p in val]}, scan.counts())
     save_json(Path(run_dir) / SPLIT_FILE, dataclasses.asdict(split))
+    write_manifest(Path(run_dir) / MANIFEST_FILE, split, scan)
     return split
+
+
+def unique_by_content(digests, scan, seen=None):
+    """Paths of distinct content, in order; later copies are recorded in the scan as duplicates."""
+    seen = set() if seen is None else set(seen)
+    unique = []
+    for path, digest in digests.items():
+        if digest in seen:
+            scan.excluded[path] = "duplicate"
+            scan.kept.remove(path)
+        else:
+            seen.add(digest)
+            unique.append(path)
+    return unique
+
+
+def write_manifest(path, split, scan):
+    """One row per file: name (relative to the source), bytes, width, height, split or reason, sha256."""
+    files = list(split.train) + list(split.val) + list(scan.excluded)
+    root = os.path.commonpath([os.path.dirname(f) for f in files]) if files else ""
+    sides = {**{p: "train" for p in split.train}, **{p: "val" for p in split.val},
+             **{p: f"excluded: {reason}" for p, reason in scan.excluded.items()}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["file", "bytes", "width", "height", "split", "sha256"])
+        for name in files:
+            width, height = scan.sizes.get(name, ("", ""))
+            writer.writerow([os.path.relpath(name, root), os.path.getsize(name), width, height,
+                             sides[name], split.digests.get(name, "")])
 
 
 def load_split(run_dir):
@@ -62,29 +124,40 @@ def load_split(run_dir):
     return Split(**load_json(path))
 
 
+def lab_tensors(paths, split, config):
+    """The photos' cached Lab tensors, (N, 3, size, size), computed on first use."""
+    cache = LabCache(config.size, config.cache_dir or None)
+    return cache.stack(paths, [split.digests.get(str(p)) for p in paths])
+
+
 def datasets(split, config):
-    """Training and validation ColorizationDatasets of a split."""
-    return (ColorizationDataset(split.train, "train", config.size),
-            ColorizationDataset(split.val, "val", config.size))
+    """Training and validation datasets of a split: cached Lab tensors, or decoded each time."""
+    if not config.cache:
+        return (ColorizationDataset(split.train, "train", config.size),
+                ColorizationDataset(split.val, "val", config.size))
+    return (LabTensorDataset(lab_tensors(split.train, split, config), "train"),
+            LabTensorDataset(lab_tensors(split.val, split, config), "val"))
 
 
 def validation_batch(split, config, n=None):
     """The first n validation images as one {"L", "ab"} batch (all of them when n is None)."""
-    val = ColorizationDataset(split.val[:n] if n else split.val, "val", config.size)
-    items = [val[i] for i in range(len(val))]
-    return {key: torch.stack([item[key] for item in items]) for key in ("L", "ab")}
+    lab = lab_tensors(split.val[:n] if n else split.val, split, config).float()
+    return {"L": lab[:, :1], "ab": lab[:, 1:]}
 
 
 def runtime(config):
-    """(device, precision) this config runs with."""
-    device = pick_device(config.device)
-    return device, resolve_precision(config.precision, device)
+    """(device, precision, processes) this config runs with, joining torchrun's group if any."""
+    processes = init_processes("cuda" if torch.cuda.is_available() and config.device in ("auto", "cuda") else "cpu")
+    device = pick_device(config.device, processes.local_rank)
+    return device, resolve_precision(config.precision, device), processes
 
 
-def prepare(module, config, device):
-    """Move a network to the device, in channels_last layout when the config asks."""
+def prepare(module, config, device, processes):
+    """Move a network to the device (channels_last if asked) and wrap it for DDP if needed."""
     module = module.to(device)
-    return module.to(memory_format=torch.channels_last) if config.channels_last else module
+    if config.channels_last:
+        module = module.to(memory_format=torch.channels_last)
+    return wrap(module, processes, device)
 
 
 def new_generator(config, verbose=True):
@@ -94,16 +167,19 @@ def new_generator(config, verbose=True):
 
 
 def pretrain(generator, split, config, run_dir, weights="random", log=print):
-    """L1-pretrain a generator on the split's training images; save checkpoint and history."""
+    """L1-pretrain a generator on the split's training images; checkpoint each epoch.
+
+    Resumes from the run folder's checkpoint when ``config.resume`` and it matches.
+    """
     seed_everything(config.seed)
-    device, precision = runtime(config)
-    generator = prepare(generator, config, device)
-    loader = make_loader(datasets(split, config)[0], config.batch_size, config.seed, config.num_workers)
-    trainer = L1Pretrainer(generator, lr=config.pretrain_lr, precision=precision)
-    history = run_epochs(trainer, loader, config.pretrain_epochs, device, config.channels_last, log=log)
-    save_checkpoint(Path(run_dir) / PRETRAINED_FILE, generator=generator.state_dict(),
-                    config=config.asdict(), weights=weights, stage="pretrain")
-    save_json(Path(run_dir) / PRETRAIN_HISTORY_FILE, history)
+    device, precision, processes = runtime(config)
+    generator = prepare(generator, config, device, processes)
+    trainer = L1Pretrainer(generator, config.pretrain_lr, precision, config.micro_batches)
+    history = fit(trainer, datasets(split, config)[0], config.pretrain_epochs, config, device,
+                  Path(run_dir) / PRETRAINED_FILE, "pretrain", processes, log=log,
+                  extra_state={"weights": weights})
+    if processes.is_main:
+        save_json(Path(run_dir) / PRETRAIN_HISTORY_FILE, history)
     return history
 
 
@@ -117,7 +193,7 @@ def load_generator(checkpoint, device="cpu"):
 
 
 def train_gan(split, config, run_dir, show=None, log=print):
-    """Train the conditional GAN from the pretrained generator; save checkpoint and history.
+    """Train the conditional GAN from the pretrained generator; checkpoint each epoch.
 
     After every epoch the capstone's SSIM is measured on ``config.ssim_images`` validation
     images and added to the history. Every ``config.display_every`` steps (0: never) the
@@ -125,63 +201,47 @@ def train_gan(split, config, run_dir, show=None, log=print):
     ``display``), as the capstone displayed it.
     """
     seed_everything(config.seed)
-    device, precision = runtime(config)
+    device, precision, processes = runtime(config)
     generator, pretrained = load_generator(Path(run_dir) / PRETRAINED_FILE, device)
-    generator = prepare(generator, config, device)
-    discriminator = prepare(PatchDiscriminator(), config, device)
+    if not pretrained.get("complete", False):
+        raise RuntimeError(f"pretraining in {run_dir} stopped after epoch {pretrained['epoch']}: "
+                           "finish it (rerun notebook 03) before training the GAN")
+    generator = prepare(generator, config, device, processes)
+    discriminator = prepare(PatchDiscriminator(), config, device, processes)
     gan = ColorizationGAN(generator, discriminator, config.gan_lr, (config.beta1, config.beta2),
-                          config.lambda_l1, config.gan_mode, precision)
-    loader = make_loader(datasets(split, config)[0], config.batch_size, config.seed, config.num_workers)
+                          config.lambda_l1, config.gan_mode, precision, config.micro_batches)
     val = validation_batch(split, config, config.ssim_images)
 
     def validation_ssim(epoch):
-        fake_ab = predict_ab(generator, val["L"], precision)
+        fake_ab = predict_ab(unwrap(generator), val["L"], precision)
         return {"val_ssim": float(score_images(val["L"], fake_ab, val["ab"])["ssim"].mean())}
 
     def show_progress(step, L, ab):
         if show is not None and config.display_every and step % config.display_every == 0:
-            figure = show_gray_fake_real(L, predict_ab(generator, L, precision), ab)
+            figure = show_gray_fake_real(L, predict_ab(unwrap(generator), L, precision), ab)
             show(figure)
             plt.close(figure)
 
-    history = run_epochs(gan, loader, config.gan_epochs, device, config.channels_last,
-                         on_epoch_end=validation_ssim, on_step=show_progress, log=log)
-    save_checkpoint(Path(run_dir) / GAN_FILE, **gan.state_dict(), config=config.asdict(),
-                    weights=pretrained["weights"], stage="gan")
-    save_json(Path(run_dir) / GAN_HISTORY_FILE, history)
-    return generator, history
+    history = fit(gan, datasets(split, config)[0], config.gan_epochs, config, device,
+                  Path(run_dir) / GAN_FILE, "gan", processes, on_epoch_end=validation_ssim,
+                  on_step=show_progress if processes.is_main else None, log=log,
+                  extra_state={"weights": pretrained["weights"]})
+    if processes.is_main:
+        save_json(Path(run_dir) / GAN_HISTORY_FILE, history)
+    return unwrap(generator), history
 
 
-def evaluate(split, config, run_dir, batch_size=16):
-    """Score the grey baseline and every generator the run has, on all validation images.
+def train_everything(config, run_dir, log=print):
+    """Split, pretrain and train the GAN in one go (one process, or each process under torchrun).
 
-    Returns
-    -------
-    scores : dict
-        {model name: {metric: per-image ndarray}} for "grey", "pretrained" and "gan" (the
-        last two when their checkpoints exist).
-    batch : dict
-        The validation {"L", "ab"} batch, and each model's predicted ab under its name.
+    The main process writes the split; the others wait for it and read it.
     """
-    device, precision = runtime(config)
-    batch = validation_batch(split, config)
-    predictions = {"grey": grey_ab(batch["ab"])}
-    for name, file in (("pretrained", PRETRAINED_FILE), ("gan", GAN_FILE)):
-        if (Path(run_dir) / file).is_file():
-            generator, _ = load_generator(Path(run_dir) / file, device)
-            predictions[name] = predict_ab(generator, batch["L"], precision, batch_size)
-    scores = {name: score_images(batch["L"], ab, batch["ab"]) for name, ab in predictions.items()}
-    return scores, {**batch, **predictions}
-
-
-def save_metrics(run_dir, scores, config):
-    """Write the mean of every metric per model, and the per-image scores, to ``metrics.json``."""
-    metrics = {
-        "profile": config.profile,
-        "size": config.size,
-        "n_images": len(next(iter(scores.values()))["ssim"]),
-        "mean": {name: summarize(values) for name, values in scores.items()},
-        "per_image": {name: {k: v.tolist() for k, v in values.items()} for name, values in scores.items()},
-    }
-    save_json(Path(run_dir) / METRICS_FILE, metrics)
-    return metrics
+    _, _, processes = runtime(config)
+    if processes.is_main:
+        make_split(config, run_dir, log)
+    barrier(processes)
+    split = load_split(run_dir)
+    generator, weights = new_generator(config, verbose=processes.is_main)
+    pretrain(generator, split, config, run_dir, weights, log)
+    barrier(processes)  # the GAN starts from the checkpoint the main process wrote
+    train_gan(split, config, run_dir, log=log)

@@ -1,7 +1,8 @@
 """pyproject.toml and environment.yml must describe the same environment."""
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from skimage.color import rgb2lab
 
 from colorlib.lab import describe_channels, lab_to_rgb, rgb_to_lab, scaled_channels
-from skimage.color import rgb2lab
 
 
 @pytest.fixture

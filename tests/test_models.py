@@ -3,7 +3,12 @@ import torch
 from torch import nn
 
 from colorlib.losses import GANLoss
-from colorlib.models import PatchDiscriminator, build_generator, count_parameters, describe_layers
+from colorlib.models import (
+    PatchDiscriminator,
+    build_generator,
+    count_parameters,
+    describe_layers,
+)
 
 
 @pytest.fixture(scope="module")

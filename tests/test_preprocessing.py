@@ -3,8 +3,13 @@ import pytest
 from skimage import data
 
 from colorlib.preprocessing import (
-    equalize_adaptive, equalize_histogram, lightness, lightness_summary, lower_contrast,
-    preprocessing_variants, stretch_contrast,
+    equalize_adaptive,
+    equalize_histogram,
+    lightness,
+    lightness_summary,
+    lower_contrast,
+    preprocessing_variants,
+    stretch_contrast,
 )
 
 

@@ -5,7 +5,12 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from colorlib.report import NotebookFailed, build_report, index_page, notebook_parameters
+from colorlib.report import (
+    NotebookFailed,
+    build_report,
+    index_page,
+    notebook_parameters,
+)
 
 
 def write_notebook(path, source):
@@ -21,7 +26,8 @@ def test_parameters_use_paths_relative_to_the_notebooks(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "notebooks").mkdir()
     params = notebook_parameters("smoke", tmp_path / "runs" / "x", str(tmp_path / "data"), tmp_path / "notebooks")
-    assert params == {"profile": "smoke", "run_dir": os.path.join("..", "runs", "x"), "data": os.path.join("..", "data")}
+    assert params == {"profile": "smoke", "run_dir": os.path.join("..", "runs", "x"),
+                      "data": os.path.join("..", "data")}
     assert notebook_parameters("cpu", "runs/cpu", "samples", "notebooks")["data"] == "samples"
 
 

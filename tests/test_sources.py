@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 
 from colorlib.sources import (
-    capstone_split, list_images, package_photo_paths, resolve_data, shared_images, split_paths,
+    capstone_split,
+    list_images,
+    package_photo_paths,
+    resolve_data,
+    shared_images,
+    split_paths,
 )
 
 PATHS = [f"photo_{i:03d}.jpg" for i in range(40)]

@@ -7,13 +7,21 @@ import torch
 
 from colorlib import stages
 from colorlib.config import get_config
+from colorlib.evaluation import evaluate_run, examples, run_generators
+from conftest import colour_photo, write_awkward_files
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
+    """A whole smoke run over a folder of 8 colour photos mixed with every awkward kind of file."""
+    data = tmp_path_factory.mktemp("photos")
+    write_awkward_files(data)
+    for seed in range(8):
+        colour_photo(size=(96, 80), seed=10 + seed).save(data / f"photo{seed}.png")
+    (data / "copy_of_photo0.png").write_bytes((data / "photo0.png").read_bytes())
     run_dir = tmp_path_factory.mktemp("run")
-    config = get_config("smoke", gan_epochs=1, display_every=1)
-    split = stages.make_split(config, run_dir)
+    config = get_config("smoke", data=str(data), n_images=0, gan_epochs=1, display_every=1)
+    split = stages.make_split(config, run_dir, log=lambda line: None)
     generator, weights = stages.new_generator(config, verbose=False)
     pretrain_history = stages.pretrain(generator, split, config, run_dir, weights, log=lambda line: None)
     shown = []
@@ -24,7 +32,21 @@ def run(tmp_path_factory):
 def test_split_is_written_and_read_back(run):
     config, run_dir, split, *_ = run
     assert stages.load_split(run_dir) == split
-    assert len(split.train) == 6 and len(split.val) == 2
+    assert len(split.train) == 9 and len(split.val) == 3  # 8 photos + 4 usable awkward files
+    assert split.counts["found"] == 20 and split.counts["kept"] == 12
+    assert split.counts["excluded"]["duplicate"] == 1 and split.counts["excluded"]["greyscale"] == 2
+
+
+def test_manifest_lists_every_file_with_its_fate(run):
+    _, run_dir, split, *_ = run
+    rows = (run_dir / stages.MANIFEST_FILE).read_text().splitlines()
+    assert rows[0] == "file,bytes,width,height,split,sha256" and len(rows) == 21
+    fates = {row.split(",")[0]: row.split(",")[4] for row in rows[1:]}
+    photo3 = next(row.split(",") for row in rows if row.startswith("photo3.png,"))
+    assert int(photo3[1]) > 0 and photo3[2:4] == ["96", "80"] and len(photo3[5]) == 64
+    assert fates["truncated.jpg"] == "excluded: truncated"
+    assert fates["copy_of_photo0.png"] == "excluded: duplicate" or fates["photo0.png"] == "excluded: duplicate"
+    assert sum(f in ("train", "val") for f in fates.values()) == 12
 
 
 def test_missing_split_says_which_notebook_to_run(tmp_path):
@@ -33,25 +55,26 @@ def test_missing_split_says_which_notebook_to_run(tmp_path):
 
 
 def test_training_writes_checkpoints_and_histories(run):
-    config, run_dir, _, pretrain_history, gan_history, shown = run
+    config, run_dir, split, pretrain_history, gan_history, shown = run
     assert [r["epoch"] for r in pretrain_history] == [1, 2]
     assert set(gan_history[0]) >= {"D_fake", "D_real", "D", "G_GAN", "G_L1", "G", "val_ssim"}
     assert json.loads((run_dir / stages.GAN_HISTORY_FILE).read_text()) == gan_history
     state = torch.load(run_dir / stages.GAN_FILE, weights_only=True)
     assert set(state) >= {"generator", "discriminator", "opt_G", "opt_D", "config", "weights"}
     assert state["weights"] == "random"
-    assert len(shown) == len(gan_history)  # one Gray / Fake / Real figure per step here
+    assert len(shown) == len(split.train) // config.batch_size  # one Gray / Fake / Real per step
 
 
-def test_evaluation_scores_grey_and_both_generators(run):
+def test_evaluation_scores_both_baselines_and_both_generators(run):
     config, run_dir, split, *_ = run
-    scores, batch = stages.evaluate(split, config, run_dir)
-    assert list(scores) == ["grey", "pretrained", "gan"]
-    assert batch["gan"].shape == batch["ab"].shape == (2, 2, 64, 64)
-    metrics = stages.save_metrics(run_dir, scores, config)
-    assert metrics["n_images"] == 2
-    saved = json.loads((run_dir / stages.METRICS_FILE).read_text())
-    assert saved["mean"]["grey"]["ssim"] == pytest.approx(np.mean(scores["grey"]["ssim"]))
+    metrics, scores = evaluate_run(split, config, run_dir, log=lambda line: None)
+    assert list(scores) == ["grey", "mean_ab", "pretrained", "gan"]
+    assert metrics["n_images"] == 3 and len(scores["gan"]["ssim"]) == 3
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved["summary"]["grey"]["ssim"]["mean"] == pytest.approx(np.mean(scores["grey"]["ssim"]))
+    assert (run_dir / "per_image.csv").read_text().count("\n") == 1 + 3 * 4
+    figures = examples(split.val[:2], run_generators(run_dir), config.size)
+    assert figures["gan"].shape == figures["ab"].shape == (2, 2, 64, 64)
 
 
 def test_same_seed_same_weights(run, tmp_path):

@@ -1,0 +1,140 @@
+"""Benchmarks behind ``make bench``: the data path, the training steps, and evaluation.
+
+Each compares the capstone's plain way with colorlib's, side by side in one run on the same
+photos, and reports the ratio: on shared, noisy machines only ratios are worth comparing.
+"""
+import itertools
+import tempfile
+import time
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from colorlib.cache import LabCache
+from colorlib.dataset import ColorizationDataset, LabTensorDataset, seed_worker
+from colorlib.models import PatchDiscriminator, build_generator
+from colorlib.predict import predict_ab
+from colorlib.runtime import pick_device, resolve_precision, seed_everything
+from colorlib.sources import resolve_data
+from colorlib.train import ColorizationGAN, L1Pretrainer, to_device
+
+
+def photo_list(data, n):
+    """n photo paths from a data source, repeating the list when it holds fewer."""
+    paths = sorted(map(str, resolve_data(data, download=False).paths))
+    return list(itertools.islice(itertools.cycle(paths), n))
+
+
+def plain_loader(paths, size, batch_size, workers=2):
+    """The capstone's data path: PIL + scikit-image per photo, in a DataLoader with workers."""
+    return DataLoader(ColorizationDataset(paths, "train", size), batch_size=batch_size, shuffle=True,
+                      num_workers=workers, worker_init_fn=seed_worker, drop_last=True,
+                      generator=torch.Generator().manual_seed(0), persistent_workers=workers > 0)
+
+
+def cached_loader(paths, size, batch_size, cache_dir):
+    """colorlib's data path: Lab tensors decoded once, indexed and flipped in memory."""
+    dataset = LabTensorDataset(LabCache(size, cache_dir).stack(paths), "train")
+    return DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True,
+                      generator=torch.Generator().manual_seed(0))
+
+
+def images_per_second(loader, batches):
+    """Time drawing some batches from a loader (cycling it); returns images per second."""
+    start, seen = time.perf_counter(), 0
+    for batch in itertools.islice(itertools.cycle(loader), batches):
+        seen += len(batch["L"])
+    return seen / (time.perf_counter() - start)
+
+
+def bench_data(data="samples", size=128, n_images=128, batch_size=16):
+    """Images/s of the plain data path, and of the cache's first (cold) and second epochs."""
+    paths = sorted(map(str, resolve_data(data, download=False).paths))[:n_images]  # distinct photos
+    batches = len(paths) // batch_size
+    plain = images_per_second(plain_loader(paths, size, batch_size), batches)
+    with tempfile.TemporaryDirectory() as cache_dir:
+        start = time.perf_counter()
+        loader = cached_loader(paths, size, batch_size, cache_dir)  # decodes every photo once
+        images_per_second(loader, batches)  # the first epoch: decoding, then one pass
+        first = batches * batch_size / (time.perf_counter() - start)
+        second = images_per_second(loader, batches)
+    return {"plain_images_per_s": plain, "cache_first_epoch_images_per_s": first,
+            "cache_second_epoch_images_per_s": second, "second_over_first": second / first,
+            "second_over_plain": second / plain}
+
+
+def training_setup(kind, fast, size, seed=0):
+    """A freshly seeded trainer: the plain fp32 / NCHW configuration, or colorlib's default."""
+    device = pick_device("auto")
+    precision = resolve_precision("auto", device) if fast else "fp32"
+    seed_everything(seed)
+    generator = build_generator(size, imagenet_weights="never", verbose=False)[0].to(device)
+    memory_format = torch.channels_last if fast else torch.contiguous_format
+    generator = generator.to(memory_format=memory_format)
+    if kind == "pretrain":
+        return L1Pretrainer(generator, 1e-4, precision), device, precision
+    discriminator = PatchDiscriminator().to(device).to(memory_format=memory_format)
+    return ColorizationGAN(generator, discriminator, precision=precision), device, precision
+
+
+def time_steps(kind, fast, loader, steps, warmup=2, size=128):
+    """Images/s of training steps, end to end including the data; returns (rate, trainer)."""
+    trainer, device, _ = training_setup(kind, fast, size)
+    batches = itertools.cycle(loader)
+    for batch in itertools.islice(batches, warmup):
+        trainer.train_step(*to_device(batch, device, fast))
+    start, seen = time.perf_counter(), 0
+    for batch in itertools.islice(batches, steps):
+        trainer.train_step(*to_device(batch, device, fast))
+        seen += len(batch["L"])
+    return seen / (time.perf_counter() - start), trainer
+
+
+@torch.no_grad()
+def validation_l1(generator, lab):
+    """Mean L1 of ab predicted in fp32 for a stack of Lab tensors."""
+    return float(nn.functional.l1_loss(predict_ab(generator, lab[:, :1], "fp32"), lab[:, 1:]))
+
+
+def bench_training(data="samples", size=128, batch_size=16, steps=6, n_images=64):
+    """Images/s of pretraining and GAN steps, plain vs colorlib, and the quality check.
+
+    The quality check trains both pretraining configurations for the same steps from the
+    same weights on the same photos and compares their validation L1 (fp32 evaluation).
+    """
+    paths = photo_list(data, n_images)
+    val_paths = sorted(map(str, resolve_data(data, download=False).paths))[-8:]
+    results = {}
+    with tempfile.TemporaryDirectory() as cache_dir:
+        fast_loader = cached_loader(paths, size, batch_size, cache_dir)
+        plain = plain_loader(paths, size, batch_size)
+        val = LabCache(size, cache_dir).stack(val_paths).float()
+        for kind in ("pretrain", "gan"):
+            plain_rate, plain_trainer = time_steps(kind, False, plain, steps, size=size)
+            fast_rate, fast_trainer = time_steps(kind, True, fast_loader, steps, size=size)
+            results[kind] = {"plain_images_per_s": plain_rate, "colorlib_images_per_s": fast_rate,
+                             "ratio": fast_rate / plain_rate}
+            if kind == "pretrain":
+                untrained = training_setup("pretrain", False, size)[0].generator
+                results["quality"] = quality_check(untrained, plain_trainer.generator, fast_trainer.generator, val)
+    return results
+
+
+def quality_check(untrained, plain, fast, val, tolerance=0.05):
+    """Validation L1 before training and after the same steps on each path; within 5%?"""
+    before, plain_l1, fast_l1 = (validation_l1(g, val) for g in (untrained, plain, fast))
+    return {"val_l1_untrained": before, "val_l1_plain": plain_l1, "val_l1_colorlib": fast_l1,
+            "relative_gap": abs(fast_l1 - plain_l1) / plain_l1,
+            "passed": abs(fast_l1 - plain_l1) <= tolerance * plain_l1}
+
+
+def format_results(results):
+    """The benchmark's results as aligned text lines."""
+    lines = []
+    for section, values in results.items():
+        lines.append(f"{section}:")
+        for name, value in values.items():
+            shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+            lines.append(f"  {name:<34} {shown}")
+    return "\n".join(lines)
