@@ -30,7 +30,7 @@ def plain_loader(paths, size, batch_size, workers=2):
     """The capstone's data path: PIL + scikit-image per photo, in a DataLoader with workers."""
     return DataLoader(ColorizationDataset(paths, "train", size), batch_size=batch_size, shuffle=True,
                       num_workers=workers, worker_init_fn=seed_worker, drop_last=True,
-                      generator=torch.Generator().manual_seed(0), persistent_workers=workers > 0)
+                      generator=torch.Generator().manual_seed(0))
 
 
 def cached_loader(paths, size, batch_size, cache_dir):

@@ -19,8 +19,10 @@ NOTEBOOKS = (
     "05_ssim_analysis",
     "06_colorize_your_photos",
 )
-RUN_PRODUCTS = ("split.json", "data_manifest.csv", "pretrain_history.json", "gan_history.json", "metrics.json",
-                "per_image.csv")
+# Small files of the run copied beside the notebooks (split.json stays: it holds this machine's paths).
+RUN_PRODUCTS = ("data_manifest.csv", "pretrain_history.json", "gan_history.json", "metrics.json", "per_image.csv",
+                "gray_fake_real.png", "before_after.png")
+HEADLINE_METRICS = ("ssim", "ciede2000", "auc")
 
 
 class NotebookFailed(RuntimeError):
@@ -59,7 +61,9 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     parameters = notebook_parameters(profile, run_dir, data, notebooks_dir)
     if overrides:
-        parameters["overrides"] = overrides
+        # Folders given on the make line are relative to where make runs; the notebooks run in theirs.
+        parameters["overrides"] = {k: os.path.relpath(v, notebooks_dir) if isinstance(v, str) and Path(v).is_dir()
+                                   else v for k, v in overrides.items()}
     timings = {}
     for name in notebooks:
         log(f"running {name} ...")
@@ -73,14 +77,62 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
             raise NotebookFailed(f"notebook {name} failed: {error.ename}: {error.evalue}") from None
         timings[name] = round(time.perf_counter() - start, 1)
         log(f"  {name} took {timings[name]:.0f} s")
+        forget_paths(out_dir / f"{name}.ipynb")
         write_html(out_dir / f"{name}.ipynb", out_dir / f"{name}.html")
     for product in RUN_PRODUCTS:
         if (Path(run_dir) / product).is_file():
             shutil.copy(Path(run_dir) / product, out_dir / product)
-    run = {"parameters": parameters, "wall_time_s": timings, "environment": environment()}
+    run = {"parameters": parameters, "wall_time_s": timings, "data": data_counts(run_dir),
+           "environment": environment()}
     (out_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
-    (out_dir / "index.html").write_text(index_page(run))
+    metrics = json.loads((out_dir / "metrics.json").read_text()) if (out_dir / "metrics.json").is_file() else None
+    (out_dir / "index.html").write_text(index_page(run, metrics, (out_dir / "before_after.png").is_file()))
+    (out_dir / "README.md").write_text(summary_page(run, metrics, out_dir))
     return run
+
+
+def data_counts(run_dir):
+    """Where the photos came from and how many were found, kept, excluded (by reason) and split."""
+    split_file = Path(run_dir) / "split.json"
+    if not split_file.is_file():
+        return None
+    split = json.loads(split_file.read_text())
+    return {"source": split["source"], "reason": split["reason"], **split["counts"],
+            "train": len(split["train"]), "val": len(split["val"])}
+
+
+def headline_cells(metrics):
+    """The headline table as cells: each model's mean [95% CI] per metric, and its difference from grey."""
+    header = ["model"] + [f"{name} ({'higher' if metrics['higher_is_better'][name] else 'lower'} is better)"
+                          for name in HEADLINE_METRICS]
+    rows = []
+    for model, values in metrics["summary"].items():
+        cells = [model]
+        for name in HEADLINE_METRICS:
+            row = values[name]
+            cell = f"{row['mean']:.3f} [{row['low']:.3f}, {row['high']:.3f}]"
+            if "difference" in row:
+                low, high = row["difference_low"], row["difference_high"]
+                cell += f"<br>vs grey {row['difference']:+.3f} [{low:+.3f}, {high:+.3f}]"
+                cell += "<br>**beats grey**" if row["beats_baseline"] else ""
+            cells.append(cell)
+        rows.append(cells)
+    return header, rows
+
+
+def headline_rows(metrics):
+    """The headline table as Markdown lines."""
+    header, rows = headline_cells(metrics)
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return lines + ["| " + " | ".join(cells) + " |" for cells in rows]
+
+
+def headline_html(metrics):
+    """The headline table as an HTML table."""
+    header, rows = headline_cells(metrics)
+    def html_row(cells, tag):
+        return "<tr>" + "".join(f"<{tag}>{cell.replace('**', '')}</{tag}>" for cell in cells) + "</tr>"
+    return "<table>" + html_row(header, "th") + "".join(html_row(cells, "td") for cells in rows) + "</table>"
 
 
 def notebook_parameters(profile, run_dir, data, notebooks_dir):
@@ -89,6 +141,18 @@ def notebook_parameters(profile, run_dir, data, notebooks_dir):
     if data:
         parameters["data"] = os.path.relpath(data, notebooks_dir) if Path(data).is_dir() else data
     return parameters
+
+
+def forget_paths(notebook):
+    """Keep only file names in papermill's record of where a notebook was read and written."""
+    import nbformat
+
+    executed = nbformat.read(notebook, as_version=4)
+    record = executed.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if record.get(key):
+            record[key] = Path(record[key]).name
+    nbformat.write(executed, notebook)
 
 
 def write_html(notebook, page):
@@ -119,7 +183,43 @@ def environment():
     }
 
 
-def index_page(run):
+def summary_page(run, metrics, out_dir):
+    """report/README.md: the headline table, key figures, the data, and how to reproduce the run."""
+    parameters = run["parameters"]
+    command = f"make all PROFILE={parameters['profile']}"
+    if parameters.get("data"):
+        command += f" DATA={parameters['data'].removeprefix('../')}"
+    if parameters.get("overrides"):
+        command += ' OVERRIDES="' + " ".join(f"{k}={v}" for k, v in parameters["overrides"].items()) + '"'
+    total = sum(run["wall_time_s"].values())
+    lines = ["# Report: automatic image colorization", "",
+             f"Written by `{command}` in {total / 60:.1f} minutes "
+             f"({run['environment']['cpu_count']} CPUs, torch {run['environment']['torch']}, "
+             f"{'GPU ' + run['environment']['cuda'] if run['environment']['cuda'] else 'no GPU'}).", ""]
+    if metrics:
+        lines += [f"## Validation results ({metrics['n_images']} photos at {metrics['size']} px)", "",
+                  "Means with 95% bootstrap intervals; for each model, its paired difference from the grey "
+                  "baseline (no colour at all) with a 95% paired-bootstrap interval. SSIM is the capstone's "
+                  "(the capstone published 0.87).", "", *headline_rows(metrics), "",
+                  "All metrics and the conclusions drawn from them: [notebook 05](05_ssim_analysis.ipynb); "
+                  "every number: [metrics.json](metrics.json), [per_image.csv](per_image.csv).", ""]
+    for figure, caption in (("before_after.png", "Package photos colorized at full resolution (notebook 06)"),
+                            ("gray_fake_real.png", "Validation photos: Gray / Fake / Real (notebook 04)")):
+        if (Path(out_dir) / figure).is_file():
+            lines += [f"![{caption}]({figure})", "", f"*{caption}.*", ""]
+    if run["data"]:
+        data = run["data"]
+        excluded = ", ".join(f"{n} {reason}" for reason, n in data["excluded"].items()) or "none"
+        lines += ["## Data", "", f"Source: {data['source']} ({data['reason']}). {data['found']} images found, "
+                  f"{data['kept']} kept; excluded: {excluded}. {data['train']} training and {data['val']} "
+                  "validation photos; names and hashes in [data_manifest.csv](data_manifest.csv).", ""]
+    lines += ["## Notebooks and wall time", "", "| notebook | wall time |", "| --- | --- |"]
+    lines += [f"| [{name}]({name}.ipynb) | {seconds / 60:.1f} min |" for name, seconds in run["wall_time_s"].items()]
+    lines += ["", "Environment and parameters: [run.json](run.json). The same run as web pages: `index.html`.", ""]
+    return "\n".join(lines)
+
+
+def index_page(run, metrics=None, with_figure=False):
     """The report's index: the run's parameters, and a link and wall time per notebook."""
     rows = "\n".join(
         f'<tr><td><a href="{name}.html">{name}</a></td><td>{seconds:.0f} s</td></tr>'
@@ -127,6 +227,9 @@ def index_page(run):
     )
     parameters = html.escape(json.dumps(run["parameters"], indent=2))
     env = html.escape(json.dumps(run["environment"], indent=2))
+    results = (f"<h2>Validation results ({metrics['n_images']} photos)</h2>{headline_html(metrics)}"
+               '<p>Details: <a href="05_ssim_analysis.html">05 · SSIM analysis</a>.</p>') if metrics else ""
+    figure = '<p><img src="before_after.png" style="max-width:100%" alt="colorized photos"></p>' if with_figure else ""
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Automatic image colorization: report</title>
 <style>body{{font-family:sans-serif;max-width:50em;margin:2em auto}}td{{padding:.2em 1em}}</style>
@@ -134,6 +237,8 @@ def index_page(run):
 <h1>Automatic image colorization: report</h1>
 <p>Each notebook of the course, executed by <code>make all</code> with these parameters.</p>
 <pre>{parameters}</pre>
+{results}
+{figure}
 <table><tr><th>notebook</th><th>wall time</th></tr>
 {rows}
 <tr><td>total</td><td>{sum(run["wall_time_s"].values()):.0f} s</td></tr></table>

@@ -58,6 +58,12 @@ def sync_on_last(module, is_last):
     return module.no_sync()
 
 
+def adam(parameters, lr, betas=(0.9, 0.999)):
+    """Adam, fused into one kernel per step on CUDA (on this course's CPUs the fused kernel measured slower)."""
+    parameters = list(parameters)
+    return torch.optim.Adam(parameters, lr=lr, betas=betas, fused=parameters[0].device.type == "cuda")
+
+
 class Trainer:
     """What both trainers share: mixed precision, a gradient scaler, and their state."""
 
@@ -95,7 +101,7 @@ class L1Pretrainer(Trainer):
         device_type = next(generator.parameters()).device.type
         super().__init__(precision, micro_batches, device_type)
         self.generator = generator
-        self.optimizer = torch.optim.Adam(generator.parameters(), lr=lr)
+        self.optimizer = adam(generator.parameters(), lr)
         self.criterion = nn.L1Loss()
 
     def modules(self):
@@ -147,8 +153,8 @@ class ColorizationGAN(Trainer):
         self.lambda_l1 = lambda_l1
         self.gan_loss = GANLoss(gan_mode).to(device)
         self.l1 = nn.L1Loss()
-        self.opt_G = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
-        self.opt_D = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
+        self.opt_G = adam(generator.parameters(), lr, betas)
+        self.opt_D = adam(discriminator.parameters(), lr, betas)
 
     def modules(self):
         return {"generator": self.generator, "discriminator": self.discriminator}
