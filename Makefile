@@ -40,11 +40,16 @@ unit: $(ENV)
 nbval: $(ENV)
 	$(PYTHON) $(NBVAL) -q
 
-# The report machinery, end to end on the smoke profile, in a temporary folder.
+# The report machinery, end to end on the smoke profile, twice in temporary folders: both runs
+# must write every page and the same metrics.json (the run is reproducible).
 report-smoke: $(ENV)
 	tmp=$$(mktemp -d) && \
-	$(PYTHON) -m colorlib report --profile smoke --run-dir $$tmp/run --out $$tmp/report && \
-	ls $$tmp/report/index.html $$tmp/report/0[1-6]_*.html >/dev/null && rm -rf $$tmp
+	for run in first second; do \
+		$(PYTHON) -m colorlib report --profile smoke --run-dir $$tmp/$$run/run --out $$tmp/$$run/report && \
+		ls $$tmp/$$run/report/index.html $$tmp/$$run/report/0[1-6]_*.html >/dev/null || exit 1; \
+	done && \
+	cmp $$tmp/first/report/metrics.json $$tmp/second/report/metrics.json && \
+	echo "report-smoke: two runs wrote identical metrics.json" && rm -rf $$tmp
 
 # Plain (the capstone's way) against colorlib's data path, training steps and SSIM, side by side.
 bench: $(ENV)
