@@ -30,15 +30,19 @@ env: $(ENV)
 
 all: $(ENV)
 	$(PYTHON) -m colorlib report --profile $(PROFILE) --data "$(DATA)" --overrides "$(OVERRIDES)" \
-		--run-dir $(RUN_DIR) --out $(REPORT)
+		--run-dir $(RUN_DIR) --out $(REPORT) $(if $(filter report,$(REPORT)),--readme README.md)
 
 test: unit nbval report-smoke
 
 unit: $(ENV)
 	$(PYTHON) -m pytest tests -q -p no:cacheprovider
 
+# Notebooks run in a run folder of their own (COLORLIB_RUNS, relative to notebooks/), never a
+# learner's runs/smoke, and start from nothing.
+CHECK_RUNS = runs/checks
+
 nbval: $(ENV)
-	$(PYTHON) $(NBVAL) -q
+	rm -rf $(CHECK_RUNS) && COLORLIB_RUNS=../$(CHECK_RUNS) $(PYTHON) $(NBVAL) -q
 
 # The report machinery, end to end on the smoke profile, twice in temporary folders: both runs
 # must write every page and the same metrics.json (the run is reproducible).
@@ -57,7 +61,8 @@ bench: $(ENV)
 
 # Re-execute the committed notebooks with their default parameters (after editing them).
 notebooks: $(ENV)
-	$(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace notebooks/0*.ipynb
+	rm -rf $(CHECK_RUNS) && COLORLIB_RUNS=../$(CHECK_RUNS) \
+		$(PYTHON) -m jupyter nbconvert --to notebook --execute --inplace notebooks/0*.ipynb
 
 lab: $(ENV)
 	$(PYTHON) -m jupyter lab notebooks

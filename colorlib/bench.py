@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader
 
 from colorlib.cache import LabCache
 from colorlib.dataset import ColorizationDataset, LabTensorDataset, seed_worker
+from colorlib.images import scan_images
 from colorlib.models import PatchDiscriminator, build_generator
 from colorlib.predict import predict_ab
 from colorlib.runtime import pick_device, resolve_precision, seed_everything
@@ -20,10 +21,20 @@ from colorlib.sources import resolve_data
 from colorlib.train import ColorizationGAN, L1Pretrainer, to_device
 
 
-def photo_list(data, n):
-    """n photo paths from a data source, repeating the list when it holds fewer."""
-    paths = sorted(map(str, resolve_data(data, download=False).paths))
+def source_photos(data):
+    """A data source's usable photos, sorted (bad files are set aside, as in training)."""
+    return sorted(scan_images(resolve_data(data, download=False).paths).kept)
+
+
+def repeated(paths, n):
+    """n paths, repeating the list when it holds fewer."""
     return list(itertools.islice(itertools.cycle(paths), n))
+
+
+def endless(loader):
+    """Batches from a loader, epoch after epoch: every batch is really loaded (no replay)."""
+    while True:
+        yield from loader
 
 
 def plain_loader(paths, size, batch_size, workers=2):
@@ -43,14 +54,15 @@ def cached_loader(paths, size, batch_size, cache_dir):
 def images_per_second(loader, batches):
     """Time drawing some batches from a loader (cycling it); returns images per second."""
     start, seen = time.perf_counter(), 0
-    for batch in itertools.islice(itertools.cycle(loader), batches):
+    for batch in itertools.islice(endless(loader), batches):
         seen += len(batch["L"])
     return seen / (time.perf_counter() - start)
 
 
 def bench_data(data="samples", size=128, n_images=128, batch_size=16):
     """Images/s of the plain data path, and of the cache's first (cold) and second epochs."""
-    paths = sorted(map(str, resolve_data(data, download=False).paths))[:n_images]  # distinct photos
+    paths = source_photos(data)[:n_images]
+    paths = repeated(paths, max(len(paths), batch_size))  # a source smaller than one batch repeats
     batches = len(paths) // batch_size
     plain = images_per_second(plain_loader(paths, size, batch_size), batches)
     with tempfile.TemporaryDirectory() as cache_dir:
@@ -61,6 +73,7 @@ def bench_data(data="samples", size=128, n_images=128, batch_size=16):
         second = images_per_second(loader, batches)
     return {"plain_images_per_s": plain, "cache_first_epoch_images_per_s": first,
             "cache_second_epoch_images_per_s": second, "second_over_first": second / first,
+            "photos": len(set(paths)),
             "second_over_plain": second / plain}
 
 
@@ -81,7 +94,7 @@ def training_setup(kind, fast, size, seed=0):
 def time_steps(kind, fast, loader, steps, warmup=2, size=128):
     """Images/s of training steps, end to end including the data; returns (rate, trainer)."""
     trainer, device, _ = training_setup(kind, fast, size)
-    batches = itertools.cycle(loader)
+    batches = endless(loader)
     for batch in itertools.islice(batches, warmup):
         trainer.train_step(*to_device(batch, device, fast))
     start, seen = time.perf_counter(), 0
@@ -103,8 +116,11 @@ def bench_training(data="samples", size=128, batch_size=16, steps=6, n_images=64
     The quality check trains both pretraining configurations for the same steps from the
     same weights on the same photos and compares their validation L1 (fp32 evaluation).
     """
-    paths = photo_list(data, n_images)
-    val_paths = sorted(map(str, resolve_data(data, download=False).paths))[-8:]
+    photos = source_photos(data)
+    # Hold out 8 photos for the quality check when the source has enough; the package photos do not.
+    held_out = len(photos) >= 2 * 8 + batch_size
+    val_paths = photos[-8:]
+    paths = repeated(photos[:-8] if held_out else photos, n_images)
     results = {}
     with tempfile.TemporaryDirectory() as cache_dir:
         fast_loader = cached_loader(paths, size, batch_size, cache_dir)
@@ -118,6 +134,7 @@ def bench_training(data="samples", size=128, batch_size=16, steps=6, n_images=64
             if kind == "pretrain":
                 untrained = training_setup("pretrain", False, size)[0].generator
                 results["quality"] = quality_check(untrained, plain_trainer.generator, fast_trainer.generator, val)
+                results["quality"]["held_out_photos"] = held_out
     return results
 
 

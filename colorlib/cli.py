@@ -15,9 +15,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
+    except (ValueError, OSError, RuntimeError, FloatingPointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: the last checkpoint is kept; run the same command again to resume", file=sys.stderr)
+        return 130
 
 
 def add_profile_arguments(parser, default_profile):
@@ -32,6 +35,7 @@ def add_report_parser(commands):
     add_profile_arguments(report, "cpu")
     report.add_argument("--out", default="report", help="report folder (default: report)")
     report.add_argument("--notebooks", default="notebooks", help="folder of the source notebooks")
+    report.add_argument("--readme", default=None, help="a README whose results section is rewritten from the run")
     report.set_defaults(run=run_report)
 
 
@@ -41,7 +45,7 @@ def run_report(args):
 
     try:
         build_report(args.profile, args.out, args.run_dir or f"runs/{args.profile}", data=args.data or None,
-                     notebooks_dir=args.notebooks, overrides=parse_overrides(args.overrides))
+                     notebooks_dir=args.notebooks, overrides=parse_overrides(args.overrides), readme=args.readme)
     except NotebookFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -100,7 +104,7 @@ def add_colorize_parser(commands):
 
 
 def run_colorize(args):
-    from colorlib.colorize import run_colorize
+    from colorlib.colorizer import run_colorize
 
     return run_colorize(args)
 

@@ -37,7 +37,7 @@ class Config:
     display_every: int = 1  # show Gray / Fake / Real every N GAN steps (0: never)
     ssim_images: int = 5  # validation images scored after every GAN epoch
     resume: bool = True  # continue from the run folder's checkpoints when they match this config
-    progress: bool = True  # a live progress bar per epoch (in JupyterLab and in a terminal)
+    progress: bool = True  # a live progress bar and speeds (in JupyterLab and in a terminal)
 
     def replace(self, **changes):
         """Return a copy with some fields changed, refusing names that are not fields."""
@@ -55,8 +55,9 @@ class Config:
 
 
 PROFILES = {
-    # The package photos, tiny images, two short epochs each: about a minute per notebook.
-    "smoke": Config(),
+    # The package photos, tiny images, two short epochs each: about a minute per notebook. Quiet
+    # (no progress bars or speeds) so that the notebooks' stored outputs hold no timings.
+    "smoke": Config(progress=False),
     # A real training run sized for a 2-core laptop CPU: on the COCO stand-in plus the 1,000 extra
     # ImageNet training photos, `make all` takes about 35 minutes on 2 cores with bf16.
     "cpu": Config(

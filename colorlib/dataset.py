@@ -11,13 +11,13 @@ import torch
 from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
+from colorlib.images import read_rgb
 from colorlib.lab import rgb_to_lab
 
 
 def load_rgb(path, size=None):
-    """Open an image as 8-bit RGB (EXIF orientation applied), optionally resized to size x size."""
-    with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image).convert("RGB")
+    """Open an image as 8-bit RGB (see :func:`colorlib.images.read_rgb`), optionally resized to size x size."""
+    image = Image.fromarray(read_rgb(path))
     if size is not None:
         image = image.resize((size, size), Image.Resampling.BICUBIC)
     return image

@@ -38,6 +38,8 @@ def init_processes(device_type="cpu"):
     if world_size == 1:
         return Processes()
     if not torch_dist.is_initialized():
+        if device_type == "cuda":  # one GPU per process, before NCCL picks one for every process
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         torch_dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
     return current_processes()
 

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from colorlib.dataset import ColorizationDataset
+from colorlib.images import scan_images
 from colorlib.metrics import (
     HIGHER_IS_BETTER,
     format_ci_table,
@@ -25,7 +26,7 @@ from colorlib.predict import predict_ab
 from colorlib.runtime import pick_device
 from colorlib.sources import resolve_data, shared_images
 from colorlib.stages import GAN_FILE, PRETRAINED_FILE, SPLIT_FILE, load_generator
-from colorlib.train import load_json, save_json
+from colorlib.train import load_checkpoint, load_json, save_json
 
 METRICS_FILE = "metrics.json"
 PER_IMAGE_FILE = "per_image.csv"
@@ -131,7 +132,8 @@ def evaluate_run(split, config, run_dir, batch_size=16, log=print):
     log(f"scoring {len(split.val)} validation images at {config.size} px: grey, mean_ab, {', '.join(generators)}")
     train_ab_mean = dataset_ab_mean(split.train, config.size, batch_size)
     scores = evaluate_generators(generators, split.val, config.size, batch_size, "fp32", train_ab_mean)
-    info = {"profile": config.profile, "source": split.source, "size": config.size,
+    weights = load_checkpoint(Path(run_dir) / PRETRAINED_FILE, mmap=True).get("weights") if generators else None
+    info = {"profile": config.profile, "source": split.source, "size": config.size, "weights": weights,
             "train_ab_mean": train_ab_mean}
     return write_evaluation(run_dir, scores, image_names(split.val), info), scores
 
@@ -232,7 +234,7 @@ def evaluate_command(checkpoint, data=None, out_dir="evaluation", size=None, bat
     split = _run_split(checkpoint)
     if data is None and split is None:
         raise FileNotFoundError(f"no {SPLIT_FILE} beside {checkpoint}: name the images to score with --data")
-    paths = split["val"] if data is None else [str(p) for p in resolve_data(data).paths]
+    paths = split["val"] if data is None else checked_photos(resolve_data(data).paths, log)
     described = "the run's validation split" if data is None else data
     log(f"scoring {len(paths)} images ({described}) at {size} px")
     train = split["train"] if split and all(Path(p).is_file() for p in split["train"]) else None
@@ -251,6 +253,15 @@ def evaluate_command(checkpoint, data=None, out_dir="evaluation", size=None, bat
     log(format_ci_table(metrics["summary"], BASELINE))
     log(f"wrote {METRICS_FILE} and {PER_IMAGE_FILE} into {out_dir}")
     return metrics
+
+
+def checked_photos(paths, log=print):
+    """The usable colour photos among paths (see :func:`colorlib.images.scan_images`), saying what was set aside."""
+    scan = scan_images(paths)
+    log(scan.summary())
+    if not scan.kept:
+        raise FileNotFoundError("none of the images can be scored: every file was set aside (see above)")
+    return scan.kept
 
 
 def _run_split(checkpoint):

@@ -173,11 +173,6 @@ def grey_ab(real_ab):
     return torch.zeros_like(torch.as_tensor(real_ab))
 
 
-def summarize(scores):
-    """Mean of each per-image score: {"ssim": ..., "ciede2000": ...}."""
-    return {name: float(np.mean(values)) for name, values in scores.items()}
-
-
 def _numpy(t):
     return t.detach().float().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
 
@@ -310,37 +305,6 @@ def _text_table(cells):
     lines = [" " * name_width + "".join(f"{c:>{widths[c]}}" for c in columns)]
     for name, row in cells.items():
         lines.append(f"{name:<{name_width}}" + "".join(f"{row[c]:>{widths[c]}}" for c in columns))
-    return "\n".join(lines)
-
-
-def describe_results(summary, capstone_ssim=0.87):
-    """Sentences comparing each model with the grey baseline, written from the mean scores.
-
-    :func:`describe_results_with_ci` says the same with confidence intervals, and only calls
-    a difference what its interval supports.
-
-    Parameters
-    ----------
-    summary : dict
-        {model: {"ssim": mean, "ciede2000": mean}}, including "grey".
-    capstone_ssim : float
-        The SSIM the capstone published, quoted for comparison.
-    """
-    grey = summary["grey"]
-    lines = [
-        f"- Predicting no colour at all (grey) scores a mean SSIM of {grey['ssim']:.3f} "
-        f"({'above' if grey['ssim'] > capstone_ssim else 'below'} the capstone's published "
-        f"{capstone_ssim}) with a mean CIEDE2000 of {grey['ciede2000']:.2f}."
-    ]
-    for name, row in summary.items():
-        if name == "grey":
-            continue
-        ssim_word = "higher" if row["ssim"] > grey["ssim"] else "lower"
-        colour_word = "closer to" if row["ciede2000"] < grey["ciede2000"] else "further from"
-        lines.append(
-            f"- The {name} generator: SSIM {row['ssim']:.3f}, {ssim_word} than grey; "
-            f"CIEDE2000 {row['ciede2000']:.2f}, so its colours are {colour_word} the truth than no colour at all."
-        )
     return "\n".join(lines)
 
 

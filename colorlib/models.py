@@ -30,7 +30,8 @@ def imagenet_weights_available(download=True):
     if not download:
         return False
     try:
-        with contextlib.redirect_stderr(io.StringIO()):  # torch.hub prints the cache path
+        # torch.hub prints the download's cache path, a path of this machine: keep it out of outputs.
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             IMAGENET_WEIGHTS.get_state_dict(progress=False)
         return True
     except Exception:  # no network or a broken download: train from random initialisation
@@ -65,6 +66,7 @@ def build_generator(size, imagenet_weights="auto", verbose=True):
     backbone = resnet18(weights=IMAGENET_WEIGHTS if use_imagenet else None)
     body = create_body(backbone, n_in=1, pretrained=use_imagenet, cut=-2)
     generator = DynamicUnet(body, 2, (size, size))
+    generator.training_size = size  # the square it colours best at, for colorlib.colorize
     weights = "imagenet" if use_imagenet else "random"
     if verbose:
         if use_imagenet:
@@ -72,12 +74,6 @@ def build_generator(size, imagenet_weights="auto", verbose=True):
         else:
             print("WARNING: generator body starts from RANDOM weights (ImageNet weights not used).")
     return generator, weights
-
-
-def clear_hooks(generator):
-    """Drop the activations DynamicUnet's hooks keep, so the model can be copied or pickled."""
-    for hook in getattr(generator, "sfs", []):
-        hook.stored = None
 
 
 class PatchDiscriminator(nn.Module):

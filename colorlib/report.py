@@ -23,6 +23,7 @@ NOTEBOOKS = (
 RUN_PRODUCTS = ("data_manifest.csv", "pretrain_history.json", "gan_history.json", "metrics.json", "per_image.csv",
                 "gray_fake_real.png", "before_after.png")
 HEADLINE_METRICS = ("ssim", "ciede2000", "auc")
+RESULTS_MARKERS = ("<!-- results: written by make all -->", "<!-- end of results -->")
 
 
 class NotebookFailed(RuntimeError):
@@ -30,7 +31,7 @@ class NotebookFailed(RuntimeError):
 
 
 def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks", notebooks=NOTEBOOKS,
-                 overrides=None, log=print):
+                 overrides=None, readme=None, log=print):
     """Execute every notebook into ``out_dir`` and write their HTML pages and an index.
 
     Parameters
@@ -49,6 +50,8 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
         Notebook names, without ``.ipynb``, in the order they run.
     overrides : dict, optional
         Config fields to change in every notebook, e.g. ``{"size": 96}``.
+    readme : path-like, optional
+        A README whose results section (between :data:`RESULTS_MARKERS`) is rewritten from this run.
 
     Raises
     ------
@@ -75,6 +78,8 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
             )
         except papermill.PapermillExecutionError as error:
             raise NotebookFailed(f"notebook {name} failed: {error.ename}: {error.evalue}") from None
+        except Exception as error:  # the kernel died (out of memory?) or timed out
+            raise NotebookFailed(f"notebook {name} failed: {type(error).__name__}: {error}") from None
         timings[name] = round(time.perf_counter() - start, 1)
         log(f"  {name} took {timings[name]:.0f} s")
         forget_paths(out_dir / f"{name}.ipynb")
@@ -82,13 +87,42 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
     for product in RUN_PRODUCTS:
         if (Path(run_dir) / product).is_file():
             shutil.copy(Path(run_dir) / product, out_dir / product)
-    run = {"parameters": parameters, "wall_time_s": timings, "data": data_counts(run_dir),
-           "environment": environment()}
+    run = {"parameters": parameters, "make_line": make_line(profile, data, overrides), "wall_time_s": timings,
+           "data": data_counts(run_dir), "environment": environment()}
     (out_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
     metrics = json.loads((out_dir / "metrics.json").read_text()) if (out_dir / "metrics.json").is_file() else None
     (out_dir / "index.html").write_text(index_page(run, metrics, (out_dir / "before_after.png").is_file()))
     (out_dir / "README.md").write_text(summary_page(run, metrics, out_dir))
+    if readme and metrics:
+        update_readme(readme, out_dir, run, metrics)
     return run
+
+
+def update_readme(readme, out_dir, run, metrics):
+    """Rewrite a README's results section: the headline table and a figure, from the report."""
+    readme, out_dir = Path(readme), Path(out_dir)
+    start, end = RESULTS_MARKERS
+    text = readme.read_text()
+    if start not in text or end not in text:
+        raise ValueError(f"{readme} has no results section: expected the lines {start} and {end}")
+    folder = os.path.relpath(out_dir, readme.parent)
+    section = [start, "", f"## Results of the last report run (`{run['make_line']}`)", "",
+               f"On {metrics['n_images']} validation photos at {metrics['size']} px, means with 95% intervals "
+               "and each model's paired difference from the grey baseline (no colour at all):", "",
+               *headline_rows(metrics), ""]
+    if (out_dir / "before_after.png").is_file():
+        section += [f"![Photos colorized at full resolution]({folder}/before_after.png)", ""]
+    section += [f"The whole report: [{folder}/README.md]({folder}/README.md), with every notebook executed.", "", end]
+    before, rest = text.split(start, 1)
+    readme.write_text(before + "\n".join(section) + rest.split(end, 1)[1])
+
+
+def make_line(profile, data, overrides):
+    """The ``make all`` command that reruns this report, with paths as they were given."""
+    line = f"make all PROFILE={profile}" + (f" DATA={data}" if data else "")
+    if overrides:
+        line += ' OVERRIDES="' + " ".join(f"{k}={v}" for k, v in overrides.items()) + '"'
+    return line
 
 
 def data_counts(run_dir):
@@ -185,18 +219,15 @@ def environment():
 
 def summary_page(run, metrics, out_dir):
     """report/README.md: the headline table, key figures, the data, and how to reproduce the run."""
-    parameters = run["parameters"]
-    command = f"make all PROFILE={parameters['profile']}"
-    if parameters.get("data"):
-        command += f" DATA={parameters['data'].removeprefix('../')}"
-    if parameters.get("overrides"):
-        command += ' OVERRIDES="' + " ".join(f"{k}={v}" for k, v in parameters["overrides"].items()) + '"'
+    command = run["make_line"]
     total = sum(run["wall_time_s"].values())
     lines = ["# Report: automatic image colorization", "",
              f"Written by `{command}` in {total / 60:.1f} minutes "
              f"({run['environment']['cpu_count']} CPUs, torch {run['environment']['torch']}, "
              f"{'GPU ' + run['environment']['cuda'] if run['environment']['cuda'] else 'no GPU'}).", ""]
     if metrics:
+        start = {"imagenet": "ResNet18 ImageNet weights", "random": "random weights (no ImageNet weights here)"}
+        lines += [f"The generator's body started from {start.get(metrics.get('weights'), 'unknown weights')}.", ""]
         lines += [f"## Validation results ({metrics['n_images']} photos at {metrics['size']} px)", "",
                   "Means with 95% bootstrap intervals; for each model, its paired difference from the grey "
                   "baseline (no colour at all) with a 95% paired-bootstrap interval. SSIM is the capstone's "
@@ -210,9 +241,13 @@ def summary_page(run, metrics, out_dir):
     if run["data"]:
         data = run["data"]
         excluded = ", ".join(f"{n} {reason}" for reason, n in data["excluded"].items()) or "none"
+        extra = data.get("extra_train")
+        extra_text = (f" Extra training photos: {extra['found']} found, {extra['kept']} kept; excluded: "
+                      + (", ".join(f"{n} {r}" for r, n in extra["excluded"].items()) or "none") + ".") if extra else ""
         lines += ["## Data", "", f"Source: {data['source']} ({data['reason']}). {data['found']} images found, "
-                  f"{data['kept']} kept; excluded: {excluded}. {data['train']} training and {data['val']} "
-                  "validation photos; names and hashes in [data_manifest.csv](data_manifest.csv).", ""]
+                  f"{data['kept']} kept; excluded: {excluded}.{extra_text} {data['train']} training and "
+                  f"{data['val']} validation photos (validation from the source only); names and hashes in "
+                  "[data_manifest.csv](data_manifest.csv).", ""]
     lines += ["## Notebooks and wall time", "", "| notebook | wall time |", "| --- | --- |"]
     lines += [f"| [{name}]({name}.ipynb) | {seconds / 60:.1f} min |" for name, seconds in run["wall_time_s"].items()]
     lines += ["", "Environment and parameters: [run.json](run.json). The same run as web pages: `index.html`.", ""]

@@ -19,6 +19,8 @@ def pick_device(device="auto", local_rank=0):
 
     Under torchrun each process takes the GPU of its ``local_rank``.
     """
+    if device == "cuda":
+        return torch.device("cuda", local_rank)
     if device != "auto":
         return torch.device(device)
     if torch.cuda.is_available():
@@ -50,7 +52,8 @@ def resolve_precision(precision, device):
     if precision != "auto":
         return precision
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        # Without native bf16 (before Ampere) fp16 with loss scaling is the fast choice.
+        return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"
     if device.type == "cpu":
         return "bf16" if cpu_supports_bf16() else "fp32"
     return "fp32"

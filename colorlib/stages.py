@@ -6,6 +6,7 @@ the pretrained generator and its history (03), the GAN checkpoint and its histor
 """
 import csv
 import dataclasses
+import hashlib
 import os
 from pathlib import Path
 
@@ -53,8 +54,13 @@ class Split:
 
 
 def run_folder(profile, run_dir=None):
-    """The run folder: ``run_dir`` when given, else ``../runs/<profile>`` beside the notebooks."""
-    return Path(run_dir) if run_dir else Path("..") / "runs" / profile
+    """The run folder: ``run_dir`` when given, else ``<runs>/<profile>``.
+
+    ``<runs>`` is the ``COLORLIB_RUNS`` environment variable, else ``../runs``: beside the
+    notebooks, as JupyterLab runs them. The tests point it elsewhere, so that checking the
+    notebooks never meets the checkpoints of a learner's own runs.
+    """
+    return Path(run_dir) if run_dir else Path(os.environ.get("COLORLIB_RUNS", Path("..") / "runs")) / profile
 
 
 def make_split(config, run_dir, log=print):
@@ -67,20 +73,26 @@ def make_split(config, run_dir, log=print):
     """
     source = resolve_data(config.data)
     log(f"source: {source.name} ({source.reason})")
-    scan = scan_images(source.paths, min_side=config.size)
+    # Absolute paths: the run folder is read from the notebooks' folder and from the repository's.
+    scan = scan_images([Path(p).resolve() for p in source.paths], min_side=config.size)
     digests = {p: file_digest(p) for p in scan.kept}
     unique = unique_by_content(digests, scan)
-    train, val = split_paths(unique, config.n_images, config.val_fraction, config.seed)
-    train = [str(p) for p in train]
-    if config.extra_train_data:
-        extra = scan_images(list_images(config.extra_train_data), min_side=config.size)
-        extra_digests = {p: file_digest(p) for p in extra.kept}
-        digests.update(extra_digests)
-        train += unique_by_content(extra_digests, extra, seen=set(digests[p] for p in unique))
-        log(f"extra training photos: {extra.summary()}")
     log(scan.summary())
-    split = Split(source.name, source.reason, train, [str(p) for p in val],
-                  {p: digests[p] for p in train + [str(p) for p in val]}, scan.counts())
+    if len(unique) < 2:
+        raise FileNotFoundError(f"too few usable photos in the {source.name} source to split: {scan.summary()}")
+    train, val = split_paths(unique, config.n_images, config.val_fraction, config.seed)
+    train, val = [str(p) for p in train], [str(p) for p in val]
+    counts = scan.counts()
+    if config.extra_train_data:
+        extra = scan_images([p.resolve() for p in list_images(config.extra_train_data)], min_side=config.size)
+        extra_digests = {p: file_digest(p) for p in extra.kept}
+        train += unique_by_content(extra_digests, extra, seen=set(digests.values()))
+        digests.update(extra_digests)
+        log(f"extra training photos: {extra.summary()}")
+        counts["extra_train"] = extra.counts()
+        scan.excluded.update(extra.excluded)  # one manifest for every file the run looked at
+        scan.sizes.update(extra.sizes)
+    split = Split(source.name, source.reason, train, val, {p: digests[p] for p in train + val}, counts)
     save_json(Path(run_dir) / SPLIT_FILE, dataclasses.asdict(split))
     write_manifest(Path(run_dir) / MANIFEST_FILE, split, scan)
     return split
@@ -122,6 +134,11 @@ def load_split(run_dir):
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run notebook 01 (or `make all`) first")
     return Split(**load_json(path))
+
+
+def training_photos(split):
+    """A fingerprint of the training photos' contents (sha256 of their sorted hashes)."""
+    return hashlib.sha256("".join(sorted(split.digests[p] for p in split.train)).encode()).hexdigest()
 
 
 def lab_tensors(paths, split, config):
@@ -177,7 +194,7 @@ def pretrain(generator, split, config, run_dir, weights="random", log=print):
     trainer = L1Pretrainer(generator, config.pretrain_lr, precision, config.micro_batches)
     history = fit(trainer, datasets(split, config)[0], config.pretrain_epochs, config, device,
                   Path(run_dir) / PRETRAINED_FILE, "pretrain", processes, log=log,
-                  extra_state={"weights": weights})
+                  extra_state={"weights": weights}, fingerprint=training_photos(split))
     if processes.is_main:
         save_json(Path(run_dir) / PRETRAIN_HISTORY_FILE, history)
     return history
@@ -225,7 +242,8 @@ def train_gan(split, config, run_dir, show=None, log=print):
     history = fit(gan, datasets(split, config)[0], config.gan_epochs, config, device,
                   Path(run_dir) / GAN_FILE, "gan", processes, on_epoch_end=validation_ssim,
                   on_step=show_progress if processes.is_main else None, log=log,
-                  extra_state={"weights": pretrained["weights"]})
+                  extra_state={"weights": pretrained["weights"]},
+                  fingerprint=f"{training_photos(split)} after {pretrained['step']} pretraining steps")
     if processes.is_main:
         save_json(Path(run_dir) / GAN_HISTORY_FILE, history)
     return unwrap(generator), history

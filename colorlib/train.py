@@ -7,6 +7,8 @@ import contextlib
 import json
 import os
 import random
+import signal
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -238,6 +240,29 @@ class EpochSampler(Sampler):
         return (self.n_batches - self.skip) * self.batch_size
 
 
+class InterruptGuard:
+    """Turns Ctrl-C (or a notebook's interrupt) into a request honoured between training steps.
+
+    A step interrupted halfway (after the discriminator's update, before the generator's) could
+    not be resumed exactly; a second Ctrl-C stops at once.
+    """
+
+    def __enter__(self):
+        self.requested, self.previous = False, None
+        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+            self.previous = signal.signal(signal.SIGINT, self._request)
+        return self
+
+    def _request(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 def check_finite(losses, epoch, step):
     """Stop the run, naming where, as soon as a loss is NaN or infinite."""
     for name, value in losses.items():
@@ -256,7 +281,7 @@ def to_device(batch, device, channels_last=False):
 
 
 def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=Processes(),
-        on_epoch_end=None, on_step=None, log=print, extra_state=None):
+        on_epoch_end=None, on_step=None, log=print, extra_state=None, fingerprint=""):
     """Train for some epochs with per-epoch checkpoints; resume from ``checkpoint`` if asked.
 
     Parameters
@@ -281,6 +306,9 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=P
     log : callable(str)
     extra_state : dict, optional
         Plain data stored in every checkpoint (e.g. which weights the generator started from).
+    fingerprint : str
+        What the run trains on (its photos, its starting weights); a checkpoint with another
+        fingerprint is refused on resume.
 
     Returns
     -------
@@ -288,16 +316,27 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=P
         One record per epoch: losses, ``images_per_s`` and the on_epoch_end values.
     """
     log = log if processes.is_main else (lambda line: None)
-    sampler = EpochSampler(len(dataset), config.batch_size // processes.world_size, config.seed,
+    if processes.distributed and config.micro_batches > 1:
+        # DDP decides at each forward whether to synchronise; splitting batches would need every
+        # part's forward inside no_sync. Several processes already split the batch.
+        raise ValueError("micro_batches > 1 is not supported with several processes; use more processes")
+    if config.batch_size % processes.world_size:
+        raise ValueError(f"batch_size {config.batch_size} does not split evenly over {processes.world_size} processes")
+    if processes.distributed:
+        torch.manual_seed(config.seed * 1000 + processes.rank)  # each process flips its own photos
+    batch_size = min(config.batch_size, len(dataset) * processes.world_size)
+    if batch_size < config.batch_size:
+        log(f"only {len(dataset)} training photos: batches of {batch_size} instead of {config.batch_size}")
+    sampler = EpochSampler(len(dataset), batch_size // processes.world_size, config.seed,
                            processes.rank, processes.world_size)
     loader = DataLoader(dataset, batch_size=sampler.batch_size, sampler=sampler,
                         num_workers=config.num_workers, worker_init_fn=seed_worker,
                         pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(config.seed))
     position = {"epoch": 0, "batches_done": 0, "step": 0, "history": []}
     if config.resume and Path(checkpoint).is_file():
-        position = resume(trainer, checkpoint, stage, config, log)
+        position = resume(trainer, checkpoint, stage, config, log, fingerprint)
     history, step = position["history"], position["step"]
-    state = {"stage": stage, "config": config.asdict(), **(extra_state or {})}
+    state = {"stage": stage, "config": config.asdict(), "fingerprint": fingerprint, **(extra_state or {})}
 
     def save(epoch_done, batches_done):
         if processes.is_main:
@@ -312,17 +351,20 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=P
         batches_done = sampler.skip
         batches = live_progress(loader, config.progress and processes.is_main)
         try:
-            for batch in batches:
-                L, ab = to_device(batch, device, config.channels_last)
-                losses = trainer.train_step(L, ab)
-                step += 1
-                check_finite(losses, epoch, step)
-                meters.update(losses, len(L))
-                batches.comment = "  ".join(f"{k} {float(v):.3f}" for k, v in losses.items())
-                seen += len(L) * processes.world_size
-                batches_done += 1
-                if on_step is not None:
-                    on_step(step, L, ab)
+            with InterruptGuard() as guard:
+                for batch in batches:
+                    L, ab = to_device(batch, device, config.channels_last)
+                    losses = trainer.train_step(L, ab)
+                    step += 1
+                    check_finite(losses, epoch, step)
+                    meters.update(losses, len(L))
+                    batches.comment = "  ".join(f"{k} {float(v):.3f}" for k, v in losses.items())
+                    seen += len(L) * processes.world_size
+                    batches_done += 1
+                    if on_step is not None:
+                        on_step(step, L, ab)
+                    if guard.requested:
+                        raise KeyboardInterrupt
         except KeyboardInterrupt:
             save(epoch - 1, batches_done)
             log(f"interrupted in epoch {epoch} after {batches_done} batches: saved {Path(checkpoint).name}; "
@@ -333,7 +375,7 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=P
         if on_epoch_end is not None:
             record.update(on_epoch_end(epoch))
         history.append(record)
-        log(format_record(record, epochs))
+        log(format_record(record, epochs, speed=config.progress))
         save(epoch, 0)
     return history
 
@@ -357,7 +399,7 @@ def live_progress(loader, show):
     return progress_bar(loader, leave=False)
 
 
-def resume(trainer, checkpoint, stage, config, log=print):
+def resume(trainer, checkpoint, stage, config, log=print, fingerprint=""):
     """Load a checkpoint's weights, optimisers and RNG into a run, after checking it matches.
 
     Raises
@@ -369,6 +411,9 @@ def resume(trainer, checkpoint, stage, config, log=print):
     state = load_checkpoint(checkpoint)
     if state.get("stage") != stage:
         raise ValueError(f"{Path(checkpoint).name} is a {state.get('stage')!r} checkpoint, not {stage!r}")
+    if state.get("fingerprint", "") != fingerprint:
+        raise ValueError(f"{Path(checkpoint).name} was trained on other photos or from other weights; "
+                         "use another run folder, or resume=False to start again")
     differences = config_differences(state["config"], config.asdict())
     if differences:
         listed = "; ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in differences.items())
@@ -411,10 +456,11 @@ def _as_tuples(value):
     return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
-def format_record(record, epochs):
-    """One summary line for an epoch's record."""
+def format_record(record, epochs, speed=True):
+    """One summary line for an epoch's record; ``speed`` adds the images per second."""
     values = "  ".join(f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "images_per_s"))
-    return f"epoch {record['epoch']}/{epochs}  {values}  ({record['images_per_s']:.1f} img/s)"
+    line = f"epoch {record['epoch']}/{epochs}  {values}"
+    return line + (f"  ({record['images_per_s']:.1f} img/s)" if speed else "")
 
 
 def save_json(path, data):
@@ -439,9 +485,12 @@ def save_checkpoint(path, **state):
     os.replace(tmp, path)
 
 
-def load_checkpoint(path, map_location="cpu"):
-    """Load a checkpoint written by :func:`save_checkpoint` (plain data only, weights_only)."""
+def load_checkpoint(path, map_location="cpu", mmap=False):
+    """Load a checkpoint written by :func:`save_checkpoint` (plain data only, weights_only).
+
+    ``mmap=True`` maps the tensors instead of reading them: enough to look at the plain data.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    return torch.load(path, map_location=map_location, weights_only=True)
+    return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from colorlib import colorize as cz
+from colorlib import colorizer as cz
 from colorlib import stages
 from colorlib.cli import main
 from colorlib.config import get_config
@@ -256,3 +256,13 @@ def test_command_refuses_a_bad_checkpoint_in_one_line(make_checkpoint, why, tmp_
     stderr = capsys.readouterr().err
     assert stderr.startswith("error: ") and why in stderr and len(stderr.splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_the_package_api_colorizes_with_a_loaded_generator(export, tmp_path):
+    import colorlib
+
+    colour_photo(size=(90, 70)).save(tmp_path / "photo.png")
+    generator, size = colorlib.load_colorizer(export)
+    result = colorlib.colorize(tmp_path / "photo.png", generator)  # the training size by default
+    assert result.size == (90, 70)
+    assert np.array_equal(np.asarray(result), np.asarray(colorlib.colorize(tmp_path / "photo.png", generator, size)))

@@ -1,8 +1,7 @@
 """pyproject.toml and environment.yml must describe the same environment."""
 import re
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 

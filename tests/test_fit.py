@@ -1,4 +1,7 @@
 """fit: per-epoch checkpoints, exact resume, determinism, interrupts and non-finite losses."""
+import os
+import signal
+
 import pytest
 import torch
 
@@ -110,3 +113,23 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     kept = load_checkpoint(tmp_path / "run.pt")
     assert kept["epoch"] == 1 and not kept["complete"]
     assert_identical({k: v for k, v in after_epoch_1.items() if k in kept["generator"]}, kept["generator"])
+
+
+def test_ctrl_c_is_honoured_between_steps(tmp_path):
+    straight = gan()
+    train(straight, tmp_path / "straight.pt", 2)
+
+    def press_ctrl_c(step, L, ab):
+        if step == 4:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives mid-run; the step in progress completes
+
+    interrupted = gan()
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        train(interrupted, tmp_path / "run.pt", 2, on_step=press_ctrl_c)
+    assert signal.getsignal(signal.SIGINT) is handler  # the guard is gone
+    state = load_checkpoint(tmp_path / "run.pt")
+    assert (state["epoch"], state["batches_done"]) == (1, 1)
+    resumed = gan()
+    train(resumed, tmp_path / "run.pt", 2)
+    assert_identical(weights(straight), weights(resumed))

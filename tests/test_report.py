@@ -63,3 +63,21 @@ def test_index_page_lists_times():
     page = index_page({"parameters": {"profile": "cpu"}, "wall_time_s": {"01": 12.0, "02": 3.0},
                        "environment": {"torch": "x"}})
     assert "15 s" in page and "&quot;profile&quot;: &quot;cpu&quot;" in page
+
+
+def test_readme_results_section_is_rewritten_from_the_run(tmp_path):
+    from colorlib.report import RESULTS_MARKERS, update_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Course\n\n{RESULTS_MARKERS[0]}\nold numbers\n{RESULTS_MARKERS[1]}\n\n## Tests\n")
+    row = {"mean": 0.9, "low": 0.8, "high": 0.95}
+    metrics = {"n_images": 3, "size": 64, "higher_is_better": {"ssim": True, "ciede2000": False, "auc": True},
+               "summary": {"grey": {"ssim": row, "ciede2000": row, "auc": row}}}
+    (tmp_path / "report").mkdir()
+    update_readme(readme, tmp_path / "report", {"make_line": "make all PROFILE=smoke"}, metrics)
+    text = readme.read_text()
+    assert "old numbers" not in text and "| grey | 0.900 [0.800, 0.950]" in text
+    assert text.startswith("# Course") and text.endswith("## Tests\n") and "(report/README.md)" in text
+    readme.write_text("# no markers\n")
+    with pytest.raises(ValueError, match="no results section"):
+        update_readme(readme, tmp_path / "report", {"make_line": ""}, metrics)

@@ -219,7 +219,7 @@ def fit_to_gamut(lab, steps=12):
     return lab.reshape(shape)
 
 
-def colorize(image, generator, size):
+def colorize(image, generator, size=None):
     """Colorize a photo at its full resolution.
 
     The photo is resized to size x size (as in training) for the generator; the predicted a*b*
@@ -234,14 +234,16 @@ def colorize(image, generator, size):
         See :func:`read_photo`.
     generator : nn.Module
         From :func:`load_colorizer`.
-    size : int
-        Side of the square the colours are predicted at; the training size colours best.
+    size : int, optional
+        Side of the square the colours are predicted at; None: the size the generator was
+        built and trained for (the training size colours best).
 
     Returns
     -------
     PIL.Image
         RGB, the size of the (upright) photo.
     """
+    size = size or generator.training_size
     rgb = read_photo(image)
     _, ab = predict_square(rgb, generator, size)
     ab = F.interpolate(ab, size=rgb.shape[:2], mode="bilinear", align_corners=False)[0]
