@@ -31,7 +31,7 @@ REASONS = {
 }
 
 
-class ImageRejected(Exception):
+class ImageRejected(ValueError):
     """A file that cannot serve as a colour photo; ``reason`` is a key of :data:`REASONS`."""
 
     def __init__(self, path, reason, detail=""):
@@ -61,6 +61,8 @@ def read_rgb(path, max_pixels=MAX_PIXELS):
                     raise ImageRejected(path, "decompression_bomb", f"{image.width} x {image.height}")
                 image.load()
                 return to_rgb8(ImageOps.exif_transpose(image))
+    except ImageRejected:
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageRejected(path, "decompression_bomb", str(error)) from None
     except UnidentifiedImageError:

@@ -83,12 +83,13 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
         timings[name] = round(time.perf_counter() - start, 1)
         log(f"  {name} took {timings[name]:.0f} s")
         forget_paths(out_dir / f"{name}.ipynb")
+        compact_figures(out_dir / f"{name}.ipynb")
         write_html(out_dir / f"{name}.ipynb", out_dir / f"{name}.html")
     for product in RUN_PRODUCTS:
         if (Path(run_dir) / product).is_file():
             shutil.copy(Path(run_dir) / product, out_dir / product)
     run = {"parameters": parameters, "make_line": make_line(profile, data, overrides), "wall_time_s": timings,
-           "data": data_counts(run_dir), "environment": environment()}
+           "data": data_counts(run_dir), "environment": {**environment(), "weights": starting_weights(run_dir)}}
     (out_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
     metrics = json.loads((out_dir / "metrics.json").read_text()) if (out_dir / "metrics.json").is_file() else None
     (out_dir / "index.html").write_text(index_page(run, metrics, (out_dir / "before_after.png").is_file()))
@@ -123,6 +124,14 @@ def make_line(profile, data, overrides):
     if overrides:
         line += ' OVERRIDES="' + " ".join(f"{k}={v}" for k, v in overrides.items()) + '"'
     return line
+
+
+def starting_weights(run_dir):
+    """Whether the run's generator body started from ImageNet weights ("imagenet") or "random"."""
+    from colorlib.train import load_checkpoint
+
+    checkpoint = Path(run_dir) / "generator_pretrained.pt"
+    return load_checkpoint(checkpoint, mmap=True).get("weights") if checkpoint.is_file() else None
 
 
 def data_counts(run_dir):
@@ -177,6 +186,31 @@ def notebook_parameters(profile, run_dir, data, notebooks_dir):
     return parameters
 
 
+def compact_figures(notebook, quality=85):
+    """Store a report notebook's figures as JPEG: photos in PNG would make report/ ten times larger.
+
+    The source notebooks keep PNG; only the report's executed copies (and so its HTML pages)
+    are re-encoded.
+    """
+    import base64
+    import io
+
+    import nbformat
+    from PIL import Image
+
+    executed = nbformat.read(notebook, as_version=4)
+    for cell in executed.cells:
+        for output in cell.get("outputs", []):
+            png = output.get("data", {}).pop("image/png", None)
+            if png is None:
+                continue
+            with Image.open(io.BytesIO(base64.b64decode(png))) as image:
+                jpeg = io.BytesIO()
+                image.convert("RGB").save(jpeg, "JPEG", quality=quality)
+            output["data"]["image/jpeg"] = base64.b64encode(jpeg.getvalue()).decode()
+    nbformat.write(executed, notebook)
+
+
 def forget_paths(notebook):
     """Keep only file names in papermill's record of where a notebook was read and written."""
     import nbformat
@@ -227,7 +261,8 @@ def summary_page(run, metrics, out_dir):
              f"{'GPU ' + run['environment']['cuda'] if run['environment']['cuda'] else 'no GPU'}).", ""]
     if metrics:
         start = {"imagenet": "ResNet18 ImageNet weights", "random": "random weights (no ImageNet weights here)"}
-        lines += [f"The generator's body started from {start.get(metrics.get('weights'), 'unknown weights')}.", ""]
+        weights = start.get(run["environment"].get("weights"), "unknown weights")
+        lines += [f"The generator's body started from {weights}.", ""]
         lines += [f"## Validation results ({metrics['n_images']} photos at {metrics['size']} px)", "",
                   "Means with 95% bootstrap intervals; for each model, its paired difference from the grey "
                   "baseline (no colour at all) with a 95% paired-bootstrap interval. SSIM is the capstone's "

@@ -81,3 +81,21 @@ def test_readme_results_section_is_rewritten_from_the_run(tmp_path):
     readme.write_text("# no markers\n")
     with pytest.raises(ValueError, match="no results section"):
         update_readme(readme, tmp_path / "report", {"make_line": ""}, metrics)
+
+
+def test_report_figures_are_stored_as_jpeg(tmp_path):
+    from colorlib.report import compact_figures
+
+    notebook = tmp_path / "figure.ipynb"
+    write_notebook(notebook, "import matplotlib.pyplot as plt\nfig = plt.figure(); plt.plot([0, 1])")
+    build_report("smoke", tmp_path / "report", tmp_path / "run", notebooks_dir=tmp_path,
+                 notebooks=("figure",), log=lambda line: None)
+    def outputs():
+        cells = nbformat.read(tmp_path / "report" / "figure.ipynb", as_version=4).cells
+        return [o for cell in cells for o in cell.get("outputs", [])]
+
+    assert any("image/jpeg" in o.get("data", {}) for o in outputs())
+    assert not any("image/png" in o.get("data", {}) for o in outputs())
+    before = outputs()
+    compact_figures(tmp_path / "report" / "figure.ipynb")  # a second pass changes nothing
+    assert outputs() == before
