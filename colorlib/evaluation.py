@@ -4,7 +4,6 @@ Writes ``metrics.json`` (means with bootstrap intervals, and differences from th
 and ``per_image.csv`` (one row per image and model) into an output folder.
 """
 import csv
-import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from colorlib.metrics import (
 from colorlib.plots import show_ranked
 from colorlib.predict import predict_ab
 from colorlib.runtime import pick_device
-from colorlib.sources import resolve_data, shared_images
+from colorlib.sources import relative_names, resolve_data, shared_images
 from colorlib.stages import GAN_FILE, PRETRAINED_FILE, SPLIT_FILE, load_generator
 from colorlib.train import load_checkpoint, load_json, save_json
 
@@ -135,7 +134,7 @@ def evaluate_run(split, config, run_dir, batch_size=16, log=print):
     weights = load_checkpoint(Path(run_dir) / PRETRAINED_FILE, mmap=True).get("weights") if generators else None
     info = {"profile": config.profile, "source": split.source, "size": config.size, "weights": weights,
             "train_ab_mean": train_ab_mean}
-    return write_evaluation(run_dir, scores, image_names(split.val), info), scores
+    return write_evaluation(run_dir, scores, relative_names(split.val), info), scores
 
 
 def examples(paths, generators, size, train_ab_mean=None):
@@ -182,13 +181,6 @@ def write_evaluation(out_dir, scores, names, info=None):
             for model, values in scores.items():
                 writer.writerow([name, model, *(float(values[metric][i]) for metric in metric_names)])
     return metrics
-
-
-def image_names(paths):
-    """Names that tell the images apart: each path relative to the folder all of them share."""
-    paths = [os.path.abspath(p) for p in paths]
-    root = os.path.commonpath([os.path.dirname(p) for p in paths])
-    return [os.path.relpath(p, root) for p in paths]
 
 
 STAGE_NAMES = {"pretrain": "pretrained", "gan": "gan"}
@@ -249,7 +241,7 @@ def evaluate_command(checkpoint, data=None, out_dir="evaluation", size=None, bat
     info = {"checkpoint": Path(checkpoint).name, "stage": state.get("stage"), "weights": state.get("weights"),
             "data": "validation split" if data is None else str(data), "size": size,
             "training_images_scored": seen_in_training, "train_ab_mean": train_ab_mean}
-    metrics = write_evaluation(out_dir, scores, image_names(paths), info)
+    metrics = write_evaluation(out_dir, scores, relative_names(paths), info)
     log(format_ci_table(metrics["summary"], BASELINE))
     log(f"wrote {METRICS_FILE} and {PER_IMAGE_FILE} into {out_dir}")
     return metrics

@@ -183,6 +183,15 @@ def _capstone_indices(paths, n_images, n_val, seed):
     return chosen[order[: n_images - n_val]], chosen[order[n_images - n_val:]]
 
 
+def relative_names(paths):
+    """Names that tell files apart without a machine's folders: each path relative to the folder all share."""
+    paths = [os.path.abspath(p) for p in paths]
+    if not paths:
+        return []
+    root = os.path.commonpath([os.path.dirname(p) for p in paths])
+    return [os.path.relpath(p, root) for p in paths]
+
+
 def shared_images(train, val):
     """How many validation paths also appear in training (0 for a sound split)."""
     return len(set(map(str, train)) & set(map(str, val)))

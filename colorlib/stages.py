@@ -23,7 +23,7 @@ from colorlib.models import PatchDiscriminator, build_generator
 from colorlib.plots import show_gray_fake_real
 from colorlib.predict import predict_ab
 from colorlib.runtime import pick_device, resolve_precision, seed_everything
-from colorlib.sources import list_images, resolve_data, split_paths
+from colorlib.sources import list_images, relative_names, resolve_data, split_paths
 from colorlib.train import (
     ColorizationGAN,
     L1Pretrainer,
@@ -115,17 +115,15 @@ def unique_by_content(digests, scan, seen=None):
 def write_manifest(path, split, scan):
     """One row per file: name (relative to the source), bytes, width, height, split or reason, sha256."""
     files = list(split.train) + list(split.val) + list(scan.excluded)
-    root = os.path.commonpath([os.path.dirname(f) for f in files]) if files else ""
     sides = {**{p: "train" for p in split.train}, **{p: "val" for p in split.val},
              **{p: f"excluded: {reason}" for p, reason in scan.excluded.items()}}
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["file", "bytes", "width", "height", "split", "sha256"])
-        for name in files:
+        for name, relative in zip(files, relative_names(files)):
             width, height = scan.sizes.get(name, ("", ""))
-            writer.writerow([os.path.relpath(name, root), os.path.getsize(name), width, height,
-                             sides[name], split.digests.get(name, "")])
+            writer.writerow([relative, os.path.getsize(name), width, height, sides[name], split.digests.get(name, "")])
 
 
 def load_split(run_dir):

@@ -15,12 +15,12 @@ from colorlib.evaluation import (
     dataset_ab_mean,
     evaluate_command,
     evaluate_generators,
-    image_names,
     mean_ab_baseline,
 )
 from colorlib.metrics import HIGHER_IS_BETTER
 from colorlib.models import build_generator
 from colorlib.runtime import seed_everything
+from colorlib.sources import relative_names
 from colorlib.stages import SPLIT_FILE
 from colorlib.train import save_checkpoint
 
@@ -79,9 +79,9 @@ def test_dataset_ab_mean_is_the_mean_over_every_pixel(run):
     np.testing.assert_allclose(dataset_ab_mean(photos, SIZE, batch_size=2), expected.numpy(), rtol=1e-6)
 
 
-def test_image_names_are_relative_to_the_shared_folder(tmp_path):
+def test_names_are_relative_to_the_shared_folder(tmp_path):
     paths = [tmp_path / "a" / "x.png", tmp_path / "a" / "b" / "x.png"]
-    assert image_names(paths) == ["x.png", "b/x.png"]
+    assert relative_names(paths) == ["x.png", "b/x.png"]
 
 
 def test_writes_means_with_intervals_for_the_model_and_both_baselines(evaluated):
