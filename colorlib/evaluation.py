@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from colorlib.config import Config
 from colorlib.dataset import ColorizationDataset
 from colorlib.images import scan_images
 from colorlib.metrics import (
@@ -74,7 +75,8 @@ def evaluate_generators(generators, paths, size, batch_size=16, precision="fp32"
         its weights are on.
     paths : sequence of path-like
     size : int
-        Side of the square the images are resized to (the training size suits the generators).
+        Side of the square the images are resized to and scored at; each generator sees them
+        at its own training size (see :func:`colorlib.predict.predict_ab`).
     batch_size : int
     precision : {"fp32", "bf16"}
         Of the generators' forward passes.
@@ -103,7 +105,9 @@ def predictions(batch, generators, precision="fp32", train_ab_mean=None):
     if train_ab_mean is not None:
         predicted["mean_ab"] = mean_ab_baseline(train_ab_mean, ab.shape)
     for name, generator in generators.items():
-        predicted[name] = predict_ab(generator, batch["L"], precision, len(ab))
+        # Each generator sees the images at the size it was trained at; its ab are laid onto their L.
+        size = getattr(generator, "training_size", None)
+        predicted[name] = predict_ab(generator, batch["L"], precision, len(ab), size)
     return predicted
 
 
@@ -128,11 +132,11 @@ def evaluate_run(split, config, run_dir, batch_size=16, log=print):
         {model: {metric: per-image ndarray}}.
     """
     generators = run_generators(run_dir, pick_device(config.device))
-    log(f"scoring {len(split.val)} validation images at {config.size} px: grey, mean_ab, {', '.join(generators)}")
-    train_ab_mean = dataset_ab_mean(split.train, config.size, batch_size)
-    scores = evaluate_generators(generators, split.val, config.size, batch_size, "fp32", train_ab_mean)
+    log(f"scoring {len(split.val)} validation images at {config.photo_size} px: grey, mean_ab, {', '.join(generators)}")
+    train_ab_mean = dataset_ab_mean(split.train, config.photo_size, batch_size)
+    scores = evaluate_generators(generators, split.val, config.photo_size, batch_size, "fp32", train_ab_mean)
     weights = load_checkpoint(Path(run_dir) / PRETRAINED_FILE, mmap=True).get("weights") if generators else None
-    info = {"profile": config.profile, "source": split.source, "size": config.size, "weights": weights,
+    info = {"profile": config.profile, "source": split.source, "size": config.photo_size, "weights": weights,
             "train_ab_mean": train_ab_mean}
     return write_evaluation(run_dir, scores, relative_names(split.val), info), scores
 
@@ -208,7 +212,8 @@ def evaluate_command(checkpoint, data=None, out_dir="evaluation", size=None, bat
     out_dir : path-like
         Where ``metrics.json`` and ``per_image.csv`` are written; created if missing.
     size : int, optional
-        Side of the square the images are resized to; None: the generator's training size.
+        Side of the square the images are resized to and scored at; None: the run's photo size
+        (its ``load_size``, else its training size). The generator sees them at its training size.
     batch_size : int
         Images read, predicted and scored together.
     device : str
@@ -222,7 +227,7 @@ def evaluate_command(checkpoint, data=None, out_dir="evaluation", size=None, bat
         What was written to ``metrics.json`` (see :func:`write_evaluation`).
     """
     generator, state = load_generator(checkpoint, pick_device(device))
-    size = size or state["config"]["size"]
+    size = size or Config(**state["config"]).photo_size
     split = _run_split(checkpoint)
     if data is None and split is None:
         raise FileNotFoundError(f"no {SPLIT_FILE} beside {checkpoint}: name the images to score with --data")
@@ -270,7 +275,7 @@ def show_validation_examples(indices, split, config, generators, scores, model, 
     indices : sequence of int
         Positions in ``split.val`` (e.g. from :func:`colorlib.metrics.extremes`).
     split, config
-        The run's split and config (images are read at ``config.size``).
+        The run's split and config (images are read at ``config.photo_size``).
     generators : dict
         As :func:`run_generators` returns them.
     scores : dict
@@ -285,5 +290,5 @@ def show_validation_examples(indices, split, config, generators, scores, model, 
     if not indices:
         return show_ranked(None, None, None, [], chosen)
     wanted = {name: generator for name, generator in generators.items() if name == model}
-    batch = examples([split.val[i] for i in indices], wanted, config.size, train_ab_mean)
+    batch = examples([split.val[i] for i in indices], wanted, config.photo_size, train_ab_mean)
     return show_ranked(batch["L"], batch[model], batch["ab"], range(len(indices)), chosen)

@@ -1,12 +1,17 @@
 """Running a trained generator: predicted ab for a batch of L, in evaluation mode."""
 import torch
+import torch.nn.functional as F
 
 from colorlib.runtime import autocast
 
 
 @torch.no_grad()
-def predict_ab(generator, L, precision="fp32", batch_size=16):
+def predict_ab(generator, L, precision="fp32", batch_size=16, size=None):
     """Predict normalised ab for normalised L.
+
+    With ``size``, the generator sees L resized to size x size (the size it was trained at) and its
+    ab are resized back to L's size: colour is smooth, so ab predicted at a low resolution and
+    laid onto the full-resolution L lose little.
 
     Parameters
     ----------
@@ -15,6 +20,8 @@ def predict_ab(generator, L, precision="fp32", batch_size=16):
     precision : {"fp32", "bf16"}
     batch_size : int
         Images per forward pass, to bound memory.
+    size : int, optional
+        Side of the square the generator runs at; None: L's own size.
 
     Returns
     -------
@@ -28,7 +35,17 @@ def predict_ab(generator, L, precision="fp32", batch_size=16):
         for start in range(0, len(L), batch_size):
             chunk = L[start:start + batch_size].to(device)
             with autocast(device, precision):
-                chunks.append(generator(chunk).float().cpu())
+                chunks.append(resized(generator(resized(chunk, size)).float(), chunk.shape[-2:]).cpu())
         return torch.cat(chunks)
     finally:
         generator.train(was_training)
+
+
+def resized(images, size):
+    """Images resized to size (an int for a square, or (height, width)), bilinearly; None: unchanged."""
+    if size is None:
+        return images
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    if tuple(images.shape[-2:]) == size:
+        return images
+    return F.interpolate(images, size=size, mode="bilinear", antialias=True, align_corners=False)

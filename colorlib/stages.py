@@ -74,7 +74,7 @@ def make_split(config, run_dir, log=print):
     source = resolve_data(config.data)
     log(f"source: {source.name} ({source.reason})")
     # Absolute paths: the run folder is read from the notebooks' folder and from the repository's.
-    scan = scan_images([Path(p).resolve() for p in source.paths], min_side=config.size)
+    scan = scan_images([Path(p).resolve() for p in source.paths], min_side=config.photo_size)
     digests = {p: file_digest(p) for p in scan.kept}
     unique = unique_by_content(digests, scan)
     log(scan.summary())
@@ -84,7 +84,7 @@ def make_split(config, run_dir, log=print):
     train, val = [str(p) for p in train], [str(p) for p in val]
     counts = scan.counts()
     if config.extra_train_data:
-        extra = scan_images([p.resolve() for p in list_images(config.extra_train_data)], min_side=config.size)
+        extra = scan_images([p.resolve() for p in list_images(config.extra_train_data)], min_side=config.photo_size)
         extra_digests = {p: file_digest(p) for p in extra.kept}
         train += unique_by_content(extra_digests, extra, seen=set(digests.values()))
         digests.update(extra_digests)
@@ -140,17 +140,23 @@ def training_photos(split):
 
 
 def lab_tensors(paths, split, config):
-    """The photos' cached Lab tensors, (N, 3, size, size), computed on first use."""
-    cache = LabCache(config.size, config.cache_dir or None)
+    """The photos' cached Lab tensors, (N, 3, photo_size, photo_size), computed on first use."""
+    cache = LabCache(config.photo_size, config.cache_dir or None)
     return cache.stack(paths, [split.digests.get(str(p)) for p in paths])
 
 
 def datasets(split, config):
-    """Training and validation datasets of a split: cached Lab tensors, or decoded each time."""
+    """Training and validation datasets of a split: cached Lab tensors, or decoded each time.
+
+    Photos are held at ``config.photo_size``; training items are random crops of them at
+    ``config.size`` when the two differ or ``config.crop_scale`` is below 1.
+    """
+    cropped = config.photo_size != config.size or config.crop_scale < 1
+    crop = {"crop_size": config.size if cropped else None, "min_scale": config.crop_scale}
     if not config.cache:
-        return (ColorizationDataset(split.train, "train", config.size),
-                ColorizationDataset(split.val, "val", config.size))
-    return (LabTensorDataset(lab_tensors(split.train, split, config), "train"),
+        return (ColorizationDataset(split.train, "train", config.photo_size, **crop),
+                ColorizationDataset(split.val, "val", config.photo_size))
+    return (LabTensorDataset(lab_tensors(split.train, split, config), "train", **crop),
             LabTensorDataset(lab_tensors(split.val, split, config), "val"))
 
 
@@ -189,7 +195,7 @@ def pretrain(generator, split, config, run_dir, weights="random", log=print):
     seed_everything(config.seed)
     device, precision, processes = runtime(config)
     generator = prepare(generator, config, device, processes)
-    trainer = L1Pretrainer(generator, config.pretrain_lr, precision, config.micro_batches)
+    trainer = L1Pretrainer(generator, config.pretrain_lr, precision, config.micro_batches, config.pretrain_schedule)
     history = fit(trainer, datasets(split, config)[0], config.pretrain_epochs, config, device,
                   Path(run_dir) / PRETRAINED_FILE, "pretrain", processes, log=log,
                   extra_state={"weights": weights}, fingerprint=training_photos(split))
@@ -228,7 +234,7 @@ def train_gan(split, config, run_dir, show=None, log=print):
     val = validation_batch(split, config, config.ssim_images)
 
     def validation_ssim(epoch):
-        fake_ab = predict_ab(unwrap(generator), val["L"], precision)
+        fake_ab = predict_ab(unwrap(generator), val["L"], precision, size=config.size)
         return {"val_ssim": float(score_images(val["L"], fake_ab, val["ab"])["ssim"].mean())}
 
     def show_progress(step, L, ab):

@@ -5,6 +5,7 @@
 """
 import contextlib
 import json
+import math
 import os
 import random
 import signal
@@ -66,12 +67,37 @@ def adam(parameters, lr, betas=(0.9, 0.999)):
     return torch.optim.Adam(parameters, lr=lr, betas=betas, fused=parameters[0].device.type == "cuda")
 
 
-class Trainer:
-    """What both trainers share: mixed precision, a gradient scaler, and their state."""
+SCHEDULES = ("constant", "one_cycle")
 
-    def __init__(self, precision="fp32", micro_batches=1, device_type="cpu"):
+
+def one_cycle(progress, warmup=0.25, start_div=25.0, final_div=1e5):
+    """The learning rate's share of its peak at a point of training, as fastai's fit_one_cycle.
+
+    A cosine rise from peak / start_div to the peak over the first ``warmup`` share of the steps,
+    then a cosine fall to peak / final_div: a high rate while it helps, a small one to settle.
+
+    Parameters
+    ----------
+    progress : float
+        Steps done over all steps, in [0, 1].
+    """
+    def cosine(start, end, t):
+        return end + (start - end) * (1 + math.cos(math.pi * t)) / 2
+
+    if progress < warmup:
+        return cosine(1 / start_div, 1.0, progress / warmup)
+    return cosine(1.0, 1 / final_div, min(1.0, (progress - warmup) / (1 - warmup)))
+
+
+class Trainer:
+    """What both trainers share: mixed precision, a gradient scaler, the schedule, their state."""
+
+    def __init__(self, precision="fp32", micro_batches=1, device_type="cpu", schedule="constant"):
+        if schedule not in SCHEDULES:
+            raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of {SCHEDULES}")
         self.precision = precision
         self.micro_batches = micro_batches
+        self.schedule = schedule
         # fp16 needs loss scaling against underflow; bf16 and fp32 do not (the scaler is a no-op).
         self.scaler = torch.amp.GradScaler(device_type, enabled=precision == "fp16")
 
@@ -81,6 +107,14 @@ class Trainer:
 
     def step(self, optimizer):
         self.scaler.step(optimizer)
+
+    def set_learning_rate(self, step, total_steps):
+        """Set the optimisers' rates for a step from the schedule; a pure function of the step, so resumes repeat."""
+        if self.schedule == "constant":
+            return
+        for optimizer in self.optimizers().values():
+            for group in optimizer.param_groups:
+                group["lr"] = group.setdefault("peak_lr", group["lr"]) * one_cycle(step / total_steps)
 
     def state_dict(self):
         state = {name: unwrap(module).state_dict() for name, module in self.modules().items()}
@@ -97,11 +131,11 @@ class Trainer:
 
 
 class L1Pretrainer(Trainer):
-    """Pretrains the generator to predict ab from L with an L1 loss and Adam."""
+    """Pretrains the generator to predict ab from L with an L1 loss and Adam (peak rate ``lr`` under a schedule)."""
 
-    def __init__(self, generator, lr=1e-4, precision="fp32", micro_batches=1):
+    def __init__(self, generator, lr=1e-4, precision="fp32", micro_batches=1, schedule="constant"):
         device_type = next(generator.parameters()).device.type
-        super().__init__(precision, micro_batches, device_type)
+        super().__init__(precision, micro_batches, device_type, schedule)
         self.generator = generator
         self.optimizer = adam(generator.parameters(), lr)
         self.criterion = nn.L1Loss()
@@ -354,6 +388,7 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=P
             with InterruptGuard() as guard:
                 for batch in batches:
                     L, ab = to_device(batch, device, config.channels_last)
+                    trainer.set_learning_rate(step, epochs * sampler.n_batches)
                     losses = trainer.train_step(L, ab)
                     step += 1
                     check_finite(losses, epoch, step)

@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from colorlib.dataset import ColorizationDataset, load_rgb
+from colorlib.dataset import ColorizationDataset, LabTensorDataset, load_rgb, random_resized_crop
 from colorlib.lab import rgb_to_lab
 
 
@@ -62,3 +62,39 @@ def test_bad_split_and_empty_list_are_refused(photos):
         ColorizationDataset(photos, "test", 32)
     with pytest.raises(ValueError, match="no images"):
         ColorizationDataset([], "train", 32)
+
+
+def test_random_crops_keep_a_share_of_the_photo_and_repeat_with_the_seed():
+    lab = torch.arange(3 * 40 * 40, dtype=torch.float32).view(3, 40, 40)
+    torch.manual_seed(1)
+    first = [random_resized_crop(lab, 16, 0.3) for _ in range(5)]
+    torch.manual_seed(1)
+    second = [random_resized_crop(lab, 16, 0.3) for _ in range(5)]
+    for a, b in zip(first, second):
+        assert a.shape == (3, 16, 16)
+        assert torch.equal(a, b)
+    assert not all(torch.equal(first[0], other) for other in first[1:])  # crops differ
+
+
+def test_a_whole_photo_crop_is_the_photo_resized():
+    lab = torch.rand(3, 32, 32)
+    assert torch.equal(random_resized_crop(lab, 32, 1.0), lab)
+    expected = torch.nn.functional.interpolate(lab[None], size=(16, 16), mode="bilinear", antialias=True)[0]
+    torch.testing.assert_close(random_resized_crop(lab, 16, 1.0), expected)
+
+
+def test_crop_scale_out_of_range_is_refused():
+    with pytest.raises(ValueError, match=r"min_scale must lie in \(0, 1\], got 0"):
+        random_resized_crop(torch.rand(3, 8, 8), 4, 0)
+
+
+def test_cached_training_items_are_cropped_to_the_crop_size():
+    lab = torch.rand(4, 3, 32, 32)
+    item = LabTensorDataset(lab, "train", crop_size=16, min_scale=0.5)[0]
+    assert item["L"].shape == (1, 16, 16) and item["ab"].shape == (2, 16, 16)
+    assert LabTensorDataset(lab, "val", crop_size=16)[0]["L"].shape == (1, 32, 32)  # validation: whole
+
+
+def test_decoded_training_items_are_cropped_like_cached_ones(photos):
+    item = ColorizationDataset(photos[:1], "train", 32, crop_size=16, min_scale=0.5)[0]
+    assert item["L"].shape == (1, 16, 16) and item["ab"].shape == (2, 16, 16)

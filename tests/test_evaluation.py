@@ -17,8 +17,9 @@ from colorlib.evaluation import (
     evaluate_generators,
     mean_ab_baseline,
 )
-from colorlib.metrics import HIGHER_IS_BETTER
+from colorlib.metrics import HIGHER_IS_BETTER, mean_ciede2000
 from colorlib.models import build_generator
+from colorlib.predict import predict_ab
 from colorlib.runtime import seed_everything
 from colorlib.sources import relative_names
 from colorlib.stages import SPLIT_FILE
@@ -136,3 +137,23 @@ def test_without_data_the_runs_validation_split_is_scored(run, tmp_path):
     assert metrics["training_images_scored"] == 0 and "mean_ab" in metrics["summary"]
     with pytest.raises(FileNotFoundError, match="name the images to score with --data"):
         evaluate_command(checkpoint, None, tmp_path, device="cpu", log=lambda line: None)
+
+
+def test_a_generator_sees_images_at_its_training_size(tmp_path):
+    seed_everything(0)
+    generator, _ = build_generator(32, imagenet_weights="never", verbose=False)
+    L = torch.rand(2, 1, 64, 64) * 2 - 1
+    ab = predict_ab(generator, L, size=32)
+    assert ab.shape == (2, 2, 64, 64)
+    small = torch.nn.functional.interpolate(L, size=(32, 32), mode="bilinear", antialias=True)
+    expected = torch.nn.functional.interpolate(predict_ab(generator, small), size=(64, 64), mode="bilinear")
+    torch.testing.assert_close(ab, expected)
+    # Scored at 40 px, the 32 px generator's colours are predicted at 32 px and laid onto 40 px L.
+    photos = write_photos(tmp_path / "photos", n=2)
+    scores = evaluate_generators({"model": generator}, photos, 40)
+    batch = {"L": torch.stack([item["L"] for item in ColorizationDataset(photos, "val", 40)])}
+    direct = predict_ab(generator, batch["L"], size=32)
+    ab_true = torch.stack([item["ab"] for item in ColorizationDataset(photos, "val", 40)])
+    np.testing.assert_allclose(scores["model"]["ciede2000"],
+                               [mean_ciede2000(batch["L"][i].numpy(), direct[i].numpy(), ab_true[i].numpy())
+                                for i in range(2)], rtol=1e-5)

@@ -9,7 +9,7 @@ from colorlib.config import get_config
 from colorlib.dataset import LabTensorDataset
 from colorlib.models import PatchDiscriminator, build_generator
 from colorlib.runtime import seed_everything
-from colorlib.train import ColorizationGAN, L1Pretrainer, fit, load_checkpoint
+from colorlib.train import ColorizationGAN, L1Pretrainer, fit, load_checkpoint, one_cycle
 
 CONFIG = get_config("smoke", size=32, batch_size=2, seed=5, channels_last=False)
 DEVICE = torch.device("cpu")
@@ -133,3 +133,46 @@ def test_ctrl_c_is_honoured_between_steps(tmp_path):
     resumed = gan()
     train(resumed, tmp_path / "run.pt", 2)
     assert_identical(weights(straight), weights(resumed))
+
+
+def test_one_cycle_warms_up_then_anneals():
+    rates = [one_cycle(i / 100) for i in range(101)]
+    assert rates[0] == pytest.approx(1 / 25) and max(rates) == pytest.approx(1.0)
+    assert rates[25] == pytest.approx(1.0) and rates[100] == pytest.approx(1e-5)
+    assert all(a <= b for a, b in zip(rates[:25], rates[1:26]))
+    assert all(a >= b for a, b in zip(rates[25:], rates[26:]))
+
+
+def test_scheduled_pretraining_on_crops_resumes_bit_identical(tmp_path):
+    config = CONFIG.replace(size=16, pretrain_schedule="one_cycle")
+
+    def pretrainer():
+        seed_everything(config.seed)
+        generator = build_generator(16, imagenet_weights="never", verbose=False)[0]
+        return L1Pretrainer(generator, 1e-3, schedule="one_cycle")
+
+    def run(trainer, checkpoint, epochs, **kwargs):
+        seed_everything(config.seed)
+        crops = LabTensorDataset(dataset().lab, "train", crop_size=16, min_scale=0.5)
+        return fit(trainer, crops, epochs, config, DEVICE, checkpoint, "pretrain", log=lambda line: None, **kwargs)
+
+    straight = pretrainer()
+    run(straight, tmp_path / "straight.pt", 2)
+    assert straight.optimizer.param_groups[0]["peak_lr"] == 1e-3
+    # 6 photos, batches of 2, 2 epochs: the last of the 6 steps ran at the schedule's 5/6 point.
+    assert straight.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * one_cycle(5 / 6))
+
+    def interrupt(step, L, ab):
+        if step == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(pretrainer(), tmp_path / "run.pt", 2, on_step=interrupt)
+    resumed = pretrainer()
+    run(resumed, tmp_path / "run.pt", 2)
+    assert_identical(straight.generator.state_dict(), resumed.generator.state_dict())
+
+
+def test_unknown_schedule_is_refused():
+    with pytest.raises(ValueError, match="unknown learning-rate schedule 'cosine'"):
+        L1Pretrainer(gan().generator, schedule="cosine")

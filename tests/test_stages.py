@@ -13,14 +13,19 @@ from conftest import colour_photo, write_awkward_files
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """A whole smoke run over a folder of 8 colour photos mixed with every awkward kind of file."""
+    """A whole smoke run over a folder of 8 colour photos mixed with every awkward kind of file.
+
+    Photos are held at 64 px and the generator trains at 32 px on random crops of them, under the
+    one-cycle schedule, so that every path of the cpu profile runs.
+    """
     data = tmp_path_factory.mktemp("photos")
     write_awkward_files(data)
     for seed in range(8):
         colour_photo(size=(96, 80), seed=10 + seed).save(data / f"photo{seed}.png")
     (data / "copy_of_photo0.png").write_bytes((data / "photo0.png").read_bytes())
     run_dir = tmp_path_factory.mktemp("run")
-    config = get_config("smoke", data=str(data), n_images=0, gan_epochs=1, display_every=1)
+    config = get_config("smoke", data=str(data), n_images=0, gan_epochs=1, display_every=1, size=32,
+                        load_size=64, crop_scale=0.5, pretrain_schedule="one_cycle")
     split = stages.make_split(config, run_dir, log=lambda line: None)
     generator, weights = stages.new_generator(config, verbose=False)
     pretrain_history = stages.pretrain(generator, split, config, run_dir, weights, log=lambda line: None)
@@ -73,7 +78,8 @@ def test_evaluation_scores_both_baselines_and_both_generators(run):
     saved = json.loads((run_dir / "metrics.json").read_text())
     assert saved["summary"]["grey"]["ssim"]["mean"] == pytest.approx(np.mean(scores["grey"]["ssim"]))
     assert (run_dir / "per_image.csv").read_text().count("\n") == 1 + 3 * 4
-    figures = examples(split.val[:2], run_generators(run_dir), config.size)
+    assert metrics["size"] == 64  # scored at the photos' size, coloured at the generator's 32 px
+    figures = examples(split.val[:2], run_generators(run_dir), config.photo_size)
     assert figures["gan"].shape == figures["ab"].shape == (2, 2, 64, 64)
 
 

@@ -1,0 +1,44 @@
+"""Profiles as data: overrides, their parsing, and the values a run refuses."""
+import pytest
+
+from colorlib.config import PROFILES, get_config, parse_overrides
+
+
+def test_overrides_are_typed_and_applied():
+    overrides = parse_overrides("size=96 crop_scale=0.5 channels_last=false pretrain_schedule=one_cycle")
+    assert overrides == {"size": 96, "crop_scale": 0.5, "channels_last": False, "pretrain_schedule": "one_cycle"}
+    config = get_config("cpu", **overrides)
+    assert (config.size, config.load_size, config.photo_size) == (96, 128, 128)
+
+
+def test_photo_size_defaults_to_the_training_size():
+    assert get_config("smoke").photo_size == get_config("smoke").size == 64
+
+
+@pytest.mark.parametrize("text, message", [
+    ("size", "not of the form field=value"),
+    ("colour=1", "unknown config field 'colour'"),
+    ("size=big", "size must be int, got 'big'"),
+    ("progress=maybe", "progress must be true or false"),
+])
+def test_bad_overrides_are_refused_by_name(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_overrides(text)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"crop_scale": 0.0}, r"crop_scale must lie in \(0, 1\]"),
+    ({"load_size": 32}, r"load_size \(32\) must be 0 or at least size \(64\)"),
+    ({"pretrain_schedule": "cosine"}, "pretrain_schedule must be 'constant' or 'one_cycle'"),
+])
+def test_impossible_values_are_refused_by_name(changes, message):
+    with pytest.raises(ValueError, match=message):
+        get_config("smoke", **changes)
+
+
+def test_paper_profile_is_the_capstone():
+    paper = PROFILES["paper"]
+    assert (paper.n_images, paper.val_fraction, paper.seed, paper.size, paper.batch_size) == (12_000, 0.25, 98, 256, 16)
+    assert (paper.pretrain_epochs, paper.pretrain_lr, paper.pretrain_schedule) == (30, 1e-4, "constant")
+    assert (paper.gan_epochs, paper.gan_lr, paper.beta1, paper.lambda_l1) == (70, 2e-4, 0.5, 100.0)
+    assert paper.photo_size == 256 and paper.crop_scale == 1.0
