@@ -23,6 +23,7 @@ NOTEBOOKS = (
 RUN_PRODUCTS = ("data_manifest.csv", "pretrain_history.json", "gan_history.json", "metrics.json", "per_image.csv",
                 "gray_fake_real.png", "before_after.png")
 HEADLINE_METRICS = ("ssim", "ciede2000", "auc")
+COLOUR_METRICS = ("ciede2000", "auc")  # where colour is measured: a generator must beat grey on both
 RESULTS_MARKERS = ("<!-- results: written by make all -->", "<!-- end of results -->")
 
 
@@ -110,7 +111,7 @@ def update_readme(readme, out_dir, run, metrics):
     section = [start, "", f"## Results of the last report run (`{run['make_line']}`)", "",
                f"On {metrics['n_images']} validation photos at {metrics['size']} px, means with 95% intervals "
                "and each model's paired difference from the grey baseline (no colour at all):", "",
-               *headline_rows(metrics), ""]
+               *headline_rows(metrics), "", colour_verdict(metrics), ""]
     if (out_dir / "before_after.png").is_file():
         section += [f"![Photos colorized at full resolution]({folder}/before_after.png)", ""]
     section += [f"The whole report: [{folder}/README.md]({folder}/README.md), with every notebook executed.", "", end]
@@ -161,6 +162,25 @@ def headline_cells(metrics):
             cells.append(cell)
         rows.append(cells)
     return header, rows
+
+
+def colour_verdict(metrics):
+    """One sentence: does a generator beat the grey baseline where colour is measured?
+
+    A generator counts when the 95% paired-bootstrap interval of its difference from grey
+    excludes zero on the better side for every one of :data:`COLOUR_METRICS`.
+    """
+    models = [m for m in metrics["summary"] if m not in ("grey", "mean_ab")]
+    if not models:
+        return "No generator was scored."
+    beats = {m: [name for name in COLOUR_METRICS if metrics["summary"][m][name]["beats_baseline"]] for m in models}
+    winners = [m for m in models if len(beats[m]) == len(COLOUR_METRICS)]
+    named = " and ".join(COLOUR_METRICS)
+    if winners:
+        return f"Where colour is measured, {' and '.join(winners)} beats grey on both {named} (95% paired intervals)."
+    said = "; ".join(f"{m} on {' and '.join(beats[m]) or 'neither'}" for m in models)
+    return (f"Where colour is measured, no generator beats grey on both {named} (95% paired intervals): "
+            f"{said}. The course's target for this profile is not met by this run.")
 
 
 def headline_rows(metrics):
@@ -266,7 +286,7 @@ def summary_page(run, metrics, out_dir):
         lines += [f"## Validation results ({metrics['n_images']} photos at {metrics['size']} px)", "",
                   "Means with 95% bootstrap intervals; for each model, its paired difference from the grey "
                   "baseline (no colour at all) with a 95% paired-bootstrap interval. SSIM is the capstone's "
-                  "(the capstone published 0.87).", "", *headline_rows(metrics), "",
+                  "(the capstone published 0.87).", "", *headline_rows(metrics), "", colour_verdict(metrics), "",
                   "All metrics and the conclusions drawn from them: [notebook 05](05_ssim_analysis.ipynb); "
                   "every number: [metrics.json](metrics.json), [per_image.csv](per_image.csv).", ""]
     for figure, caption in (("before_after.png", "Package photos colorized at full resolution (notebook 06)"),

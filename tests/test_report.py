@@ -99,3 +99,22 @@ def test_report_figures_are_stored_as_jpeg(tmp_path):
     before = outputs()
     compact_figures(tmp_path / "report" / "figure.ipynb")  # a second pass changes nothing
     assert outputs() == before
+
+
+def test_colour_verdict_needs_both_colour_metrics_beaten():
+    from colorlib.report import colour_verdict
+
+    def row(beats):
+        return {"beats_baseline": beats}
+
+    def metrics(pretrained, gan):
+        summary = {"grey": {}, "mean_ab": {"ciede2000": row(False), "auc": row(False)},
+                   "pretrained": dict(zip(("ciede2000", "auc"), map(row, pretrained))),
+                   "gan": dict(zip(("ciede2000", "auc"), map(row, gan)))}
+        return {"summary": summary}
+
+    assert colour_verdict(metrics((True, True), (False, True))).startswith(
+        "Where colour is measured, pretrained beats grey on both ciede2000 and auc")
+    missed = colour_verdict(metrics((False, True), (False, False)))
+    assert "no generator beats grey" in missed and "pretrained on auc; gan on neither" in missed
+    assert "not met" in missed
