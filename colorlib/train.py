@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Sampler
 from colorlib.dataset import seed_worker
 from colorlib.distributed import Processes, average, unwrap
 from colorlib.losses import GANLoss
-from colorlib.runtime import autocast
+from colorlib.runtime import autocast, keep_freed_memory
 
 GAN_LOSSES = ("D_fake", "D_real", "D", "G_GAN", "G_L1", "G")
 # Config fields that may change between a run and its resumption: they do not change what
@@ -350,6 +350,8 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=P
         One record per epoch: losses, ``images_per_s`` and the on_epoch_end values.
     """
     log = log if processes.is_main else (lambda line: None)
+    if device.type == "cpu":
+        keep_freed_memory()  # the step's buffers stay mapped: no page faults every step
     if processes.distributed and config.micro_batches > 1:
         # DDP decides at each forward whether to synchronise; splitting batches would need every
         # part's forward inside no_sync. Several processes already split the batch.

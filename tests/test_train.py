@@ -1,7 +1,10 @@
+import platform
+
 import pytest
 import torch
 
 from colorlib.models import PatchDiscriminator, build_generator
+from colorlib.runtime import keep_freed_memory
 from colorlib.train import (
     GAN_LOSSES,
     ColorizationGAN,
@@ -132,3 +135,9 @@ def test_epoch_sampler_is_seeded_split_and_resumable():
         r.set_epoch(1)
     assert list(ranks[0]) == first[0:2] + first[4:6]  # two global batches of 4: parts 0 and 1
     assert list(ranks[1]) == first[2:4] + first[6:8]
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the allocator setting is glibc's")
+def test_freed_memory_is_kept_where_glibc_allows_it():
+    assert keep_freed_memory() is True
+    assert keep_freed_memory() is True  # idempotent: fit calls it on every CPU run
