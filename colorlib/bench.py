@@ -95,7 +95,7 @@ def training_setup(kind, fast, size, seed=0):
     return ColorizationGAN(generator, discriminator, precision=precision), device, precision
 
 
-def time_steps(kind, fast, loader, steps, warmup=2, size=128):
+def time_steps(kind, fast, loader, steps, warmup=3, size=128):
     """Images/s of training steps, end to end including the data."""
     trainer, device, _ = training_setup(kind, fast, size)
     batches = endless(loader)

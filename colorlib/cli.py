@@ -114,7 +114,7 @@ def add_bench_parser(commands):
     bench.add_argument("--data", default="samples", help="photos to time on (default: samples)")
     bench.add_argument("--size", type=int, default=128)
     bench.add_argument("--batch-size", type=int, default=16)
-    bench.add_argument("--steps", type=int, default=6, help="timed training steps per configuration")
+    bench.add_argument("--steps", type=int, default=12, help="timed training steps per configuration")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
     bench.set_defaults(run=run_bench)
 
