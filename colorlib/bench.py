@@ -4,8 +4,10 @@ Each compares the capstone's plain way with colorlib's, side by side in one run 
 photos, and reports the ratio: on shared, noisy machines only ratios are worth comparing.
 """
 import itertools
+import multiprocessing
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import torch
 from torch import nn
@@ -81,7 +83,7 @@ def training_setup(kind, fast, size, seed=0):
     """A freshly seeded trainer: the plain fp32 / NCHW configuration, or colorlib's default.
 
     colorlib's default also keeps freed memory mapped (:func:`colorlib.runtime.keep_freed_memory`),
-    which :func:`bench_training` switches on after timing the plain configuration.
+    which :func:`timed_apart` switches on in the process that times it.
     """
     device = pick_device("auto")
     precision = resolve_precision("auto", device) if fast else "fp32"
@@ -108,6 +110,26 @@ def time_steps(kind, fast, loader, steps, warmup=3, size=128):
     return seen / (time.perf_counter() - start)
 
 
+def timed_apart(kind, fast, paths, size, batch_size, steps, cache_dir):
+    """Images/s of one configuration's training steps, timed in a fresh Python process.
+
+    Each configuration starts from a clean process, so neither inherits the other's memory
+    (heap, allocator settings, caches): colorlib's sets :func:`colorlib.runtime.keep_freed_memory`
+    as :func:`colorlib.train.fit` does, the plain one keeps the C library's defaults.
+    """
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_time_configuration, kind, fast, paths, size, batch_size, steps, cache_dir).result()
+
+
+def _time_configuration(kind, fast, paths, size, batch_size, steps, cache_dir):
+    if fast:
+        keep_freed_memory()
+        loader = cached_loader(paths, size, batch_size, cache_dir)
+    else:
+        loader = plain_loader(paths, size, batch_size)
+    return time_steps(kind, fast, loader, steps, size=size)
+
+
 @torch.no_grad()
 def validation_l1(generator, lab):
     """Mean L1 of ab predicted in fp32 for a stack of Lab tensors."""
@@ -128,14 +150,11 @@ def bench_training(data="samples", size=128, batch_size=16, steps=6, n_images=64
     paths = repeated(photos[:-8] if held_out else photos, n_images)
     results = {}
     with tempfile.TemporaryDirectory() as cache_dir:
-        fast_loader = cached_loader(paths, size, batch_size, cache_dir)
-        plain = plain_loader(paths, size, batch_size)
+        fast_loader = cached_loader(paths, size, batch_size, cache_dir)  # fills the cache
         val = LabCache(size, cache_dir).stack(val_paths).float()
-        # The plain configuration first: colorlib's allocator setting is process-wide and one-way.
-        plain_rates = {kind: time_steps(kind, False, plain, steps, size=size) for kind in ("pretrain", "gan")}
-        keep_freed_memory()
-        for kind, plain_rate in plain_rates.items():
-            fast_rate = time_steps(kind, True, fast_loader, steps, size=size)
+        for kind in ("pretrain", "gan"):
+            plain_rate, fast_rate = (timed_apart(kind, fast, paths, size, batch_size, steps, cache_dir)
+                                     for fast in (False, True))
             results[kind] = {"plain_images_per_s": plain_rate, "colorlib_images_per_s": fast_rate,
                              "ratio": fast_rate / plain_rate}
         batches = list(itertools.islice(endless(fast_loader), quality_steps))

@@ -1,7 +1,10 @@
 """make bench's pieces on tiny inputs: they run, and they report what they claim."""
+import tempfile
+
 import torch
 
-from colorlib.bench import bench_data, format_results, quality_check, repeated
+from colorlib.bench import bench_data, format_results, quality_check, repeated, source_photos, timed_apart
+from colorlib.cache import LabCache
 
 
 def test_data_bench_runs_on_the_package_photos():
@@ -26,3 +29,11 @@ def test_helpers():
     assert repeated(["a", "b"], 5) == ["a", "b", "a", "b", "a"]
     assert format_results({"gan": {"ratio": 3.0, "passed": True}}).splitlines() == [
         "gan:", f"  {'ratio':<34} 3.000", f"  {'passed':<34} True"]
+
+
+def test_each_configuration_is_timed_in_its_own_process():
+    photos = repeated(source_photos("samples"), 4)
+    with tempfile.TemporaryDirectory() as cache_dir:
+        LabCache(32, cache_dir).stack(photos)
+        rates = [timed_apart("pretrain", fast, photos, 32, 2, 1, cache_dir) for fast in (False, True)]
+    assert all(rate > 0 for rate in rates)
