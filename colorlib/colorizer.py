@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from colorlib import stages
 from colorlib.cache import lab_tensor
+from colorlib.evaluation import RUN_CHECKPOINTS, best_scored
 from colorlib.images import ImageRejected, read_rgb, to_rgb8
 from colorlib.lab import denormalize, lab_to_rgb, lab_to_srgb, rgb_to_lab
 from colorlib.plots import show_images
@@ -112,15 +113,21 @@ def export_generator(checkpoint, out_path):
 
 
 def checkpoint_for_run(config, run_dir, log=print):
-    """The run's best generator: the GAN's, else the pretrained one, else one pretrained now.
+    """The checkpoint of the run's best generator, pretraining one if the run has none.
 
-    Pretraining follows ``config`` (notebooks 01 and 03 in one call): with the smoke profile it
-    takes about a minute.
+    Best is the one with the lower mean CIEDE2000 in the run's evaluation (notebook 05): at small
+    scales the GAN can colour worse than the generator it started from. Before any evaluation it
+    is the GAN's, else the pretrained one. Pretraining follows ``config`` (notebooks 01 and 03 in
+    one call): with the smoke profile it takes about a minute.
     """
     run_dir = Path(run_dir)
-    for name in (stages.GAN_FILE, stages.PRETRAINED_FILE):
-        if (run_dir / name).is_file():
-            return run_dir / name
+    present = {name: run_dir / file for name, file in RUN_CHECKPOINTS.items() if (run_dir / file).is_file()}
+    best = best_scored(run_dir)
+    if best in present:
+        log(f"the {best} generator: the run's evaluation scored its colours best (mean CIEDE2000)")
+        return present[best]
+    if present:
+        return present.get("gan") or present["pretrained"]
     log(f"no generator in the run folder yet: pretraining one ({config.profile} profile)")
     if (run_dir / stages.SPLIT_FILE).is_file():
         split = stages.load_split(run_dir)

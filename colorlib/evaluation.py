@@ -29,6 +29,7 @@ from colorlib.stages import GAN_FILE, PRETRAINED_FILE, SPLIT_FILE, load_generato
 from colorlib.train import load_checkpoint, load_json, save_json
 
 METRICS_FILE = "metrics.json"
+RUN_CHECKPOINTS = {"pretrained": PRETRAINED_FILE, "gan": GAN_FILE}  # a run's generators, in training order
 PER_IMAGE_FILE = "per_image.csv"
 BASELINE = "grey"
 
@@ -113,9 +114,32 @@ def predictions(batch, generators, precision="fp32", train_ab_mean=None):
 
 def run_generators(run_dir, device="cpu"):
     """{"pretrained", "gan": generator} for the checkpoints a run folder holds, in that order."""
-    checkpoints = {"pretrained": PRETRAINED_FILE, "gan": GAN_FILE}
     return {name: load_generator(Path(run_dir) / file, device)[0]
-            for name, file in checkpoints.items() if (Path(run_dir) / file).is_file()}
+            for name, file in RUN_CHECKPOINTS.items() if (Path(run_dir) / file).is_file()}
+
+
+def best_scored(run_dir, metric="ciede2000"):
+    """The run's generator that its evaluation (notebook 05) scored best on a metric.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        A run folder; its ``metrics.json`` is read when there is one.
+    metric : str
+        A metric of :func:`colorlib.metrics.score_images` with a direction (not colourfulness).
+
+    Returns
+    -------
+    str or None
+        "pretrained" or "gan"; None when the run has not been evaluated yet.
+    """
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        return None
+    metrics = load_json(path)
+    sign = 1 if metrics["higher_is_better"][metric] else -1
+    scored = [name for name in RUN_CHECKPOINTS if name in metrics["summary"]]
+    return max(scored, key=lambda name: sign * metrics["summary"][name][metric]["mean"], default=None)
 
 
 def evaluate_run(split, config, run_dir, batch_size=16, log=print):

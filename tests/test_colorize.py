@@ -9,6 +9,7 @@ from colorlib import colorizer as cz
 from colorlib import stages
 from colorlib.cli import main
 from colorlib.config import get_config
+from colorlib.evaluation import write_evaluation
 from colorlib.images import read_rgb
 from colorlib.models import build_generator
 from colorlib.preprocessing import lightness
@@ -180,7 +181,7 @@ def test_files_that_are_not_generators_are_refused_by_name(tmp_path, export):
         assert "expected a colorlib training checkpoint" in str(error.value)
 
 
-def test_a_run_folder_gives_its_gan_then_its_pretrained_generator_else_trains_one(tmp_path):
+def test_a_run_folder_gives_its_best_scored_then_its_gan_generator_else_trains_one(tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
     for seed in range(3):
@@ -194,6 +195,14 @@ def test_a_run_folder_gives_its_gan_then_its_pretrained_generator_else_trains_on
     assert cz.checkpoint_for_run(config, run_dir, log=lines.append) == trained and len(lines) > 1
     (run_dir / stages.GAN_FILE).write_bytes(trained.read_bytes())
     assert cz.checkpoint_for_run(config, run_dir) == run_dir / stages.GAN_FILE
+    # Once evaluated, the generator with the lower CIEDE2000 wins, whichever was trained last.
+    for gan_ciede in (12.0, 8.0):
+        scores = {model: {"ciede2000": np.array([ciede, ciede + 1.0])}
+                  for model, ciede in (("grey", 11.0), ("pretrained", 10.0), ("gan", gan_ciede))}
+        write_evaluation(run_dir, scores, ["a.jpg", "b.jpg"])
+        best = stages.GAN_FILE if gan_ciede < 10 else stages.PRETRAINED_FILE
+        assert cz.checkpoint_for_run(config, run_dir, log=lines.append) == run_dir / best
+    assert lines[-1] == "the gan generator: the run's evaluation scored its colours best (mean CIEDE2000)"
 
 
 def command(*argv):
