@@ -31,8 +31,9 @@ class Processes:
 def init_processes(device_type="cpu"):
     """Join the process group that ``torchrun`` describes in the environment, if any.
 
-    Uses NCCL between GPUs and gloo otherwise; returns a single :class:`Processes` when the
-    script was not started by ``torchrun`` (or another launcher setting ``WORLD_SIZE``).
+    Uses NCCL between GPUs (with gloo beside it for CPU tensors) and gloo otherwise; returns a
+    single :class:`Processes` when the script was not started by ``torchrun`` (or another
+    launcher setting ``WORLD_SIZE``).
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
@@ -40,7 +41,8 @@ def init_processes(device_type="cpu"):
     if not torch_dist.is_initialized():
         if device_type == "cuda":  # one GPU per process, before NCCL picks one for every process
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        torch_dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
+        # NCCL moves CUDA tensors only; gloo carries the small CPU ones (loss means, stop flags).
+        torch_dist.init_process_group("cpu:gloo,cuda:nccl" if device_type == "cuda" else "gloo")
     return current_processes()
 
 
@@ -72,6 +74,18 @@ def average(values, processes):
     tensor = torch.tensor([float(values[name]) for name in names], dtype=torch.float64)
     torch_dist.all_reduce(tensor)
     return {name: float(v) / processes.world_size for name, v in zip(names, tensor)}
+
+
+def any_process(flag, processes):
+    """Whether ``flag`` is true in any of the processes (``flag`` itself for one process).
+
+    Every process must call it at the same point: it waits for all of them.
+    """
+    if not processes.distributed:
+        return flag
+    tensor = torch.tensor([int(flag)])
+    torch_dist.all_reduce(tensor, op=torch_dist.ReduceOp.MAX)
+    return bool(tensor.item())
 
 
 def barrier(processes):

@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
 from colorlib.dataset import seed_worker
-from colorlib.distributed import Processes, average, unwrap
+from colorlib.distributed import Processes, any_process, average, unwrap
 from colorlib.losses import GANLoss
 from colorlib.runtime import autocast, keep_freed_memory
 
@@ -297,11 +297,18 @@ class InterruptGuard:
             signal.signal(signal.SIGINT, self.previous)
 
 
-def check_finite(losses, epoch, step):
-    """Stop the run, naming where, as soon as a loss is NaN or infinite."""
-    for name, value in losses.items():
-        if not torch.isfinite(torch.as_tensor(value)):
-            raise FloatingPointError(f"loss {name} is {float(value)} at epoch {epoch}, step {step}")
+def check_finite(losses, epoch, step, processes=Processes()):
+    """Stop the run, naming where, as soon as a loss is NaN or infinite.
+
+    Under torchrun all processes stop at the same step: one left running would wait forever
+    for the others at its next gradient all-reduce.
+    """
+    bad = [name for name, value in losses.items() if not torch.isfinite(torch.as_tensor(value))]
+    if any_process(bool(bad), processes):
+        where = f"at epoch {epoch}, step {step}"
+        if bad:
+            raise FloatingPointError(f"loss {bad[0]} is {float(losses[bad[0]])} {where}")
+        raise FloatingPointError(f"a loss is not finite in another training process {where}")
 
 
 def to_device(batch, device, channels_last=False):
@@ -393,7 +400,7 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=P
                     trainer.set_learning_rate(step, epochs * sampler.n_batches)
                     losses = trainer.train_step(L, ab)
                     step += 1
-                    check_finite(losses, epoch, step)
+                    check_finite(losses, epoch, step, processes)
                     meters.update(losses, len(L))
                     batches.comment = "  ".join(f"{k} {float(v):.3f}" for k, v in losses.items())
                     seen += len(L) * processes.world_size

@@ -11,7 +11,7 @@ from colorlib.dataset import LabTensorDataset
 from colorlib.distributed import Processes, wrap
 from colorlib.models import PatchDiscriminator, build_generator
 from colorlib.runtime import seed_everything
-from colorlib.train import ColorizationGAN, fit
+from colorlib.train import ColorizationGAN, check_finite, fit
 
 # Validation items (no random flips): the only randomness left is the seeded shuffle.
 CONFIG = get_config("smoke", size=32, batch_size=4, seed=3, channels_last=False, progress=False)
@@ -41,6 +41,21 @@ def worker(rank, port, folder):
         state, history = train(Processes(rank, 2, rank), os.path.join(folder, "ddp.pt"))
         if rank == 0:
             torch.save({"state": state, "history": history}, os.path.join(folder, "rank0.pt"))
+    finally:
+        torch_dist.destroy_process_group()
+
+
+def nan_worker(rank, port, folder):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch_dist.init_process_group("gloo", rank=rank, world_size=2)
+    try:
+        check_finite({"G_L1": torch.tensor(1.0)}, 1, 1, Processes(rank, 2, rank))  # finite everywhere
+        loss = torch.tensor(float("nan") if rank == 1 else 0.5)
+        try:
+            check_finite({"G_L1": loss}, 1, 2, Processes(rank, 2, rank))
+        except FloatingPointError as error:
+            with open(os.path.join(folder, f"rank{rank}.txt"), "w") as file:
+                file.write(str(error))
     finally:
         torch_dist.destroy_process_group()
 
@@ -76,3 +91,10 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
 def is_weight(key, value):
     # Batch-norm buffers differ by design: DDP keeps rank 0's, one process updates them per part.
     return value.dtype.is_floating_point and "running" not in key
+
+
+def test_a_nan_in_one_process_stops_every_process_at_the_same_step(tmp_path):
+    # A process left running would hang at its next all-reduce, waiting for the one that stopped.
+    mp.spawn(nan_worker, args=(free_port(), str(tmp_path)), nprocs=2, join=True)
+    assert (tmp_path / "rank1.txt").read_text() == "loss G_L1 is nan at epoch 1, step 2"
+    assert (tmp_path / "rank0.txt").read_text() == "a loss is not finite in another training process at epoch 1, step 2"
