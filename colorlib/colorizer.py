@@ -18,10 +18,9 @@ from colorlib import stages
 from colorlib.cache import lab_tensor
 from colorlib.evaluation import RUN_CHECKPOINTS, best_scored
 from colorlib.images import ImageRejected, read_rgb, to_rgb8
-from colorlib.lab import denormalize, lab_to_rgb, lab_to_srgb, rgb_to_lab
+from colorlib.lab import denormalize, lab_to_rgb, lab_to_srgb, lightness, rgb_to_lab
 from colorlib.plots import show_images
 from colorlib.predict import predict_ab
-from colorlib.preprocessing import lightness
 from colorlib.sources import list_images, package_photo_paths
 from colorlib.train import save_checkpoint
 

@@ -75,6 +75,11 @@ def lab_to_srgb(lab):
         return lab2rgb(lab)
 
 
+def lightness(rgb):
+    """The L* channel (0-100) of an RGB float image."""
+    return rgb2lab(np.clip(rgb, 0.0, 1.0))[..., 0]
+
+
 def scaled_channels(lab):
     """Scale natural Lab to [0, 1] per channel for display: (lab + [0, 128, 128]) / [100, 255, 255]."""
     return (np.asarray(lab) + np.array([0.0, 128.0, 128.0])) / np.array([100.0, 255.0, 255.0])

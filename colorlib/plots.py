@@ -8,8 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from colorlib.lab import lab_to_rgb, scaled_channels
-from colorlib.preprocessing import lightness
+from colorlib.lab import lab_to_rgb, lightness, scaled_channels
 
 
 def show_images(images, titles=None, ncols=4, size=3.0):

@@ -7,7 +7,7 @@ import numpy as np
 from skimage import exposure
 from skimage.color import rgb2lab
 
-from colorlib.lab import lab_to_srgb
+from colorlib.lab import lab_to_srgb, lightness
 
 
 def lower_contrast(lightness01, factor=0.4):
@@ -61,11 +61,6 @@ def _with_lightness(lab, lightness01):
     lab = lab.copy()
     lab[..., 0] = np.clip(lightness01, 0.0, 1.0) * 100.0
     return np.clip(lab_to_srgb(lab), 0.0, 1.0)
-
-
-def lightness(rgb):
-    """The L* channel (0-100) of an RGB float image."""
-    return rgb2lab(np.clip(rgb, 0.0, 1.0))[..., 0]
 
 
 def lightness_summary(variants):

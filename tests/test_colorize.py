@@ -11,8 +11,8 @@ from colorlib.cli import main
 from colorlib.config import get_config
 from colorlib.evaluation import write_evaluation
 from colorlib.images import read_rgb
+from colorlib.lab import lightness
 from colorlib.models import build_generator
-from colorlib.preprocessing import lightness
 from colorlib.train import save_checkpoint
 from conftest import colour_photo, write_awkward_files
 

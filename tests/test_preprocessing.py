@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 from skimage import data
 
+from colorlib.lab import lightness
 from colorlib.preprocessing import (
     equalize_adaptive,
     equalize_histogram,
-    lightness,
     lightness_summary,
     lower_contrast,
     preprocessing_variants,
