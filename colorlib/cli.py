@@ -100,6 +100,9 @@ def add_colorize_parser(commands):
                           help="a training checkpoint (gan.pt, generator_pretrained.pt) or a generator export")
     colorize.add_argument("--size", type=int, default=None,
                           help="side of the square the colours are predicted at (default: the training size)")
+    colorize.add_argument("--chroma-scale", type=float, default=None,
+                          help="scale of the predicted a*b*: below 1 paints fainter colours (default: the "
+                               "export's calibrated scale, 1 for a training checkpoint)")
     colorize.set_defaults(run=run_colorize)
 
 

@@ -80,8 +80,16 @@ def read_checkpoint(path, mmap=False):
     return state
 
 
-def load_colorizer(path, device="cpu"):
+def load_colorizer(path, device="cpu", chroma_scale=None):
     """Rebuild the generator of a training checkpoint or a generator export, in evaluation mode.
+
+    Parameters
+    ----------
+    path : path-like
+    device : str
+    chroma_scale : float, optional
+        What to scale its predicted a*b* by (:mod:`colorlib.calibration`); None: the export's
+        calibrated scale, or 1 for a training checkpoint.
 
     Returns
     -------
@@ -91,14 +99,33 @@ def load_colorizer(path, device="cpu"):
     """
     state = read_checkpoint(path, mmap=True)  # only the keys here; load_generator reads the weights once
     generator, _ = stages.load_generator(path, device)
+    if chroma_scale is not None:
+        generator.chroma_scale = checked_chroma_scale(chroma_scale)
     return generator.eval(), int(state["config"]["size"])
 
 
-def export_generator(checkpoint, out_path):
+def checked_chroma_scale(value):
+    """A chroma scale as a float, refused unless finite and non-negative."""
+    value = float(value)
+    if not (np.isfinite(value) and value >= 0):
+        raise ValueError(f"chroma scale {value}: expected a finite number >= 0 (1 keeps the predicted colours)")
+    return value
+
+
+def export_generator(checkpoint, out_path, chroma_scale=None):
     """Write the generator of a checkpoint alone: a smaller file to share, loadable with weights_only.
 
-    The export is {"format": "colorlib-generator", "version": 1, "generator", "config", "weights"};
-    the discriminator and optimiser states of a GAN checkpoint are left behind.
+    The export is {"format": "colorlib-generator", "version": 1, "generator", "config", "weights",
+    "chroma_scale"}; the discriminator and optimiser states of a GAN checkpoint are left behind.
+
+    Parameters
+    ----------
+    checkpoint : path-like
+        A training checkpoint or another export.
+    out_path : path-like
+    chroma_scale : float, optional
+        The calibrated scale of its a*b* (:func:`checkpoint_for_run` gives the run's); None
+        keeps the checkpoint's (1 for a training checkpoint).
 
     Returns
     -------
@@ -106,27 +133,39 @@ def export_generator(checkpoint, out_path):
         ``out_path``.
     """
     state = read_checkpoint(checkpoint)
+    scale = state.get("chroma_scale", 1.0) if chroma_scale is None else chroma_scale
     save_checkpoint(out_path, format=EXPORT_FORMAT, version=EXPORT_VERSION, generator=state["generator"],
-                    config=state["config"], weights=state.get("weights", "unknown"))
+                    config=state["config"], weights=state.get("weights", "unknown"),
+                    chroma_scale=checked_chroma_scale(scale))
     return Path(out_path)
 
 
 def checkpoint_for_run(config, run_dir, log=print):
-    """The checkpoint of the run's best generator, pretraining one if the run has none.
+    """The checkpoint of the run's best generator and its chroma scale, pretraining one if the run has none.
 
-    Best is the one with the lower mean CIEDE2000 in the run's evaluation (notebook 05): at small
-    scales the GAN can colour worse than the generator it started from. Before any evaluation it
-    is the GAN's, else the pretrained one. Pretraining follows ``config`` (notebooks 01 and 03 in
-    one call): with the smoke profile it takes about a minute.
+    Best is the one with the lowest mean CIEDE2000 in the run's evaluation (notebook 05), as
+    predicted or with its chroma calibrated (:mod:`colorlib.calibration`): at small scales the
+    GAN can colour worse than the generator it started from, and either can gain by painting
+    fainter. Before any evaluation it is the GAN's, else the pretrained one, as predicted.
+    Pretraining follows ``config`` (notebooks 01 and 03 in one call): with the smoke profile it
+    takes about a minute.
+
+    Returns
+    -------
+    checkpoint : Path
+    chroma_scale : float
+        What to scale its a*b* by (1: as predicted).
     """
     run_dir = Path(run_dir)
     present = {name: run_dir / file for name, file in RUN_CHECKPOINTS.items() if (run_dir / file).is_file()}
     best = best_scored(run_dir)
-    if best in present:
-        log(f"the {best} generator: the run's evaluation scored its colours best (mean CIEDE2000)")
-        return present[best]
+    if best and best[0] in present:
+        name, scale = best
+        how = "as predicted" if scale == 1.0 else f"its a*b* scaled by {scale:g}"
+        log(f"the {name} generator, {how}: the run's evaluation scored its colours best (mean CIEDE2000)")
+        return present[name], scale
     if present:
-        return present.get("gan") or present["pretrained"]
+        return present.get("gan") or present["pretrained"], 1.0
     log(f"no generator in the run folder yet: pretraining one ({config.profile} profile)")
     if (run_dir / stages.SPLIT_FILE).is_file():
         split = stages.load_split(run_dir)
@@ -134,7 +173,7 @@ def checkpoint_for_run(config, run_dir, log=print):
         split = stages.make_split(config, run_dir, log=log)
     generator, weights = stages.new_generator(config, verbose=False)
     stages.pretrain(generator, split, config, run_dir, weights, log=log)
-    return run_dir / stages.PRETRAINED_FILE
+    return run_dir / stages.PRETRAINED_FILE, 1.0
 
 
 def read_photo(image):
@@ -343,8 +382,8 @@ def describe_detail(path, size, box):
 def run_colorize(args):
     """Run the ``colorize`` command; the exit code is 0, 1 if any file failed, 2 for a bad checkpoint."""
     try:
-        generator, size = load_colorizer(args.checkpoint)
-    except (FileNotFoundError, CheckpointError) as error:
+        generator, size = load_colorizer(args.checkpoint, chroma_scale=args.chroma_scale)
+    except (FileNotFoundError, CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     written, failed = colorize_files(args.inputs, args.out, generator, args.size or size)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from colorlib.calibration import CHROMA_SCALES, FOLDS, best_scale, chroma_errors, cross_fitted_scales
 from colorlib.config import Config
 from colorlib.dataset import ColorizationDataset
 from colorlib.images import scan_images
@@ -32,6 +33,7 @@ METRICS_FILE = "metrics.json"
 RUN_CHECKPOINTS = {"pretrained": PRETRAINED_FILE, "gan": GAN_FILE}  # a run's generators, in training order
 PER_IMAGE_FILE = "per_image.csv"
 BASELINE = "grey"
+CALIBRATED = "_calibrated"  # suffix of a generator's row with its chroma calibrated (evaluate_calibrated)
 
 
 def mean_ab_baseline(train_ab_mean, shape):
@@ -95,6 +97,11 @@ def evaluate_generators(generators, paths, size, batch_size=16, precision="fp32"
     for batch in _batches(paths, size, batch_size):
         for name, fake_ab in predictions(batch, generators, precision, train_ab_mean).items():
             batch_scores[name].append(score_images(batch["L"], fake_ab, batch["ab"]))
+    return _joined(batch_scores)
+
+
+def _joined(batch_scores):
+    """{name: [per-batch {metric: ndarray}]} as {name: {metric: ndarray over all images}}."""
     return {name: {metric: np.concatenate([scores[metric] for scores in batches]) for metric in batches[0]}
             for name, batches in batch_scores.items()}
 
@@ -106,10 +113,54 @@ def predictions(batch, generators, precision="fp32", train_ab_mean=None):
     if train_ab_mean is not None:
         predicted["mean_ab"] = mean_ab_baseline(train_ab_mean, ab.shape)
     for name, generator in generators.items():
-        # Each generator sees the images at the size it was trained at; its ab are laid onto their L.
-        size = getattr(generator, "training_size", None)
-        predicted[name] = predict_ab(generator, batch["L"], precision, len(ab), size)
+        predicted[name] = generator_ab(generator, batch["L"], precision)
     return predicted
+
+
+def generator_ab(generator, L, precision="fp32"):
+    """A generator's ab for a batch of L, predicted at the size it was trained at and laid onto L."""
+    return predict_ab(generator, L, precision, len(L), getattr(generator, "training_size", None))
+
+
+def evaluate_calibrated(generators, paths, size, batch_size=16, precision="fp32", folds=FOLDS):
+    """Score each generator with its a*b* scaled towards grey by a chroma scale fitted out of sample.
+
+    Each image is scored with the scale that gives the lowest mean CIEDE2000 on the images of
+    the other folds (:func:`colorlib.calibration.cross_fitted_scales`), never on itself. Two
+    passes over the images: one for the errors at every scale, one for the scores.
+
+    Parameters
+    ----------
+    generators, paths, size, batch_size, precision
+        As :func:`evaluate_generators` takes them.
+    folds : int
+
+    Returns
+    -------
+    scores : dict
+        {"<name>_calibrated": {metric: per-image ndarray}}, as :func:`evaluate_generators` gives.
+    calibration : dict
+        Plain data: "scales" tried, "folds", each generator's "mean_ciede2000" at every scale,
+        and "chosen", the scale fitted on all the images: the one to colorize new photos with.
+    """
+    errors = defaultdict(list)
+    for batch in _batches(paths, size, batch_size):
+        for name, generator in generators.items():
+            errors[name].append(chroma_errors(batch["L"], generator_ab(generator, batch["L"], precision), batch["ab"]))
+    errors = {name: np.concatenate(parts, axis=1) for name, parts in errors.items()}
+    per_image = {name: cross_fitted_scales(values, folds=folds) for name, values in errors.items()}
+    batch_scores, start = defaultdict(list), 0
+    for batch in _batches(paths, size, batch_size):
+        end = start + len(batch["L"])
+        for name, generator in generators.items():
+            scales = torch.as_tensor(per_image[name][start:end], dtype=torch.float32).view(-1, 1, 1, 1)
+            fake_ab = scales * generator_ab(generator, batch["L"], precision)
+            batch_scores[name + CALIBRATED].append(score_images(batch["L"], fake_ab, batch["ab"]))
+        start = end
+    calibration = {"scales": list(CHROMA_SCALES), "folds": folds,
+                   "mean_ciede2000": {name: values.mean(axis=1).tolist() for name, values in errors.items()},
+                   "chosen": {name: best_scale(values) for name, values in errors.items()}}
+    return _joined(batch_scores), calibration
 
 
 def run_generators(run_dir, device="cpu"):
@@ -119,7 +170,10 @@ def run_generators(run_dir, device="cpu"):
 
 
 def best_scored(run_dir, metric="ciede2000"):
-    """The run's generator that its evaluation (notebook 05) scored best on a metric.
+    """The run's generator, and chroma scale, that its evaluation (notebook 05) scored best on a metric.
+
+    A generator's calibrated row competes with its plain one: when it wins, its chroma scale is
+    the one fitted on all the evaluated images (:func:`evaluate_calibrated`).
 
     Parameters
     ----------
@@ -130,16 +184,20 @@ def best_scored(run_dir, metric="ciede2000"):
 
     Returns
     -------
-    str or None
-        "pretrained" or "gan"; None when the run has not been evaluated yet.
+    (str, float) or None
+        "pretrained" or "gan", and the scale of its a*b* (1.0: as predicted); None when the run
+        has not been evaluated yet.
     """
     path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         return None
     metrics = load_json(path)
     sign = 1 if metrics["higher_is_better"][metric] else -1
-    scored = [name for name in RUN_CHECKPOINTS if name in metrics["summary"]]
-    return max(scored, key=lambda name: sign * metrics["summary"][name][metric]["mean"], default=None)
+    chosen = (metrics.get("calibration") or {}).get("chosen", {})
+    candidates = {(name, 1.0): name for name in RUN_CHECKPOINTS}
+    candidates.update({(name, chosen[name]): name + CALIBRATED for name in RUN_CHECKPOINTS if name in chosen})
+    scored = [choice for choice, row in candidates.items() if row in metrics["summary"]]
+    return max(scored, key=lambda choice: sign * metrics["summary"][candidates[choice]][metric]["mean"], default=None)
 
 
 def evaluate_run(split, config, run_dir, batch_size=16, log=print):
@@ -159,10 +217,28 @@ def evaluate_run(split, config, run_dir, batch_size=16, log=print):
     log(f"scoring {len(split.val)} validation images at {config.photo_size} px: grey, mean_ab, {', '.join(generators)}")
     train_ab_mean = dataset_ab_mean(split.train, config.photo_size, batch_size)
     scores = evaluate_generators(generators, split.val, config.photo_size, batch_size, "fp32", train_ab_mean)
+    calibration = add_calibrated(scores, generators, split.val, config.photo_size, batch_size, log)
     weights = load_checkpoint(Path(run_dir) / PRETRAINED_FILE, mmap=True).get("weights") if generators else None
     info = {"profile": config.profile, "source": split.source, "size": config.photo_size, "weights": weights,
-            "train_ab_mean": train_ab_mean}
+            "train_ab_mean": train_ab_mean, "calibration": calibration}
     return write_evaluation(run_dir, scores, relative_names(split.val), info), scores
+
+
+def add_calibrated(scores, generators, paths, size, batch_size=16, log=print):
+    """Add each generator's chroma-calibrated row to scores (:func:`evaluate_calibrated`).
+
+    Returns
+    -------
+    dict or None
+        The calibration (plain data); None when there is no generator or fewer than two images
+        (an out-of-sample scale needs other images to be fitted on).
+    """
+    if not generators or len(paths) < 2:
+        return None
+    log(f"calibrating chroma: each image scored with the scale fitted on the others ({FOLDS}-fold cross-fitting)")
+    calibrated, calibration = evaluate_calibrated(generators, paths, size, batch_size)
+    scores.update(calibrated)
+    return calibration
 
 
 def examples(paths, generators, size, train_ab_mean=None):
@@ -267,9 +343,10 @@ def evaluate_command(checkpoint, data=None, out_dir="evaluation", size=None, bat
     train_ab_mean = None if train is None else dataset_ab_mean(train, size, batch_size)
     name = STAGE_NAMES.get(state.get("stage"), "model")
     scores = evaluate_generators({name: generator}, paths, size, batch_size, "fp32", train_ab_mean)
+    calibration = add_calibrated(scores, {name: generator}, paths, size, batch_size, log)
     info = {"checkpoint": Path(checkpoint).name, "stage": state.get("stage"), "weights": state.get("weights"),
             "data": "validation split" if data is None else str(data), "size": size,
-            "training_images_scored": seen_in_training, "train_ab_mean": train_ab_mean}
+            "training_images_scored": seen_in_training, "train_ab_mean": train_ab_mean, "calibration": calibration}
     metrics = write_evaluation(out_dir, scores, relative_names(paths), info)
     log(format_ci_table(metrics["summary"], BASELINE))
     log(f"wrote {METRICS_FILE} and {PER_IMAGE_FILE} into {out_dir}")

@@ -67,6 +67,7 @@ def build_generator(size, imagenet_weights="auto", verbose=True):
     body = create_body(backbone, n_in=1, pretrained=use_imagenet, cut=-2)
     generator = DynamicUnet(body, 2, (size, size))
     generator.training_size = size  # the square it colours best at, for colorlib.colorize
+    generator.chroma_scale = 1.0  # what predict_ab scales its a*b* by (colorlib.calibration)
     weights = "imagenet" if use_imagenet else "random"
     if verbose:
         if use_imagenet:

@@ -90,6 +90,31 @@ def plot_score_distribution(scores, metric, bins=20):
     return fig
 
 
+def plot_chroma_calibration(calibration, grey_ciede2000):
+    """Each generator's mean CIEDE2000 against the scale of its a*b*, grey's as a dashed line.
+
+    Parameters
+    ----------
+    calibration : dict
+        As :func:`colorlib.evaluation.evaluate_calibrated` returns it (``metrics.json`` holds it);
+        the scale it chose for each generator is starred.
+    grey_ciede2000 : float
+        The grey baseline's mean CIEDE2000: every generator's at scale 0.
+    """
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    scales = calibration["scales"]
+    for name, means in calibration["mean_ciede2000"].items():
+        (line,) = ax.plot(scales, means, marker="o", ms=4, label=name)
+        chosen = calibration["chosen"][name]
+        ax.plot(chosen, means[scales.index(chosen)], marker="*", ms=14, color=line.get_color())
+    ax.axhline(grey_ciede2000, color="grey", linestyle="--", label="grey (scale 0)")
+    ax.set_xlabel("chroma scale (1: as predicted)")
+    ax.set_ylabel("mean CIEDE2000 (lower is better)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
 def plot_scatter(x, y, xlabel, ylabel):
     """One point per image: how two metrics relate."""
     fig, ax = plt.subplots(figsize=(5, 4))

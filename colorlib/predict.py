@@ -9,6 +9,9 @@ from colorlib.runtime import autocast
 def predict_ab(generator, L, precision="fp32", batch_size=16, size=None):
     """Predict normalised ab for normalised L.
 
+    The ab are scaled by the generator's ``chroma_scale`` when it has one (a calibrated export,
+    see :mod:`colorlib.calibration`).
+
     With ``size``, the generator sees L resized to size x size (the size it was trained at) and its
     ab are resized back to L's size: colour is smooth, so ab predicted at a low resolution and
     laid onto the full-resolution L lose little.
@@ -28,6 +31,7 @@ def predict_ab(generator, L, precision="fp32", batch_size=16, size=None):
     Tensor, shape (N, 2, H, W), float32, on the CPU
     """
     device = next(generator.parameters()).device
+    chroma_scale = getattr(generator, "chroma_scale", 1.0)
     was_training = generator.training
     generator.eval()
     try:
@@ -35,7 +39,8 @@ def predict_ab(generator, L, precision="fp32", batch_size=16, size=None):
         for start in range(0, len(L), batch_size):
             chunk = L[start:start + batch_size].to(device)
             with autocast(device, precision):
-                chunks.append(resized(generator(resized(chunk, size)).float(), chunk.shape[-2:]).cpu())
+                ab = resized(generator(resized(chunk, size)).float(), chunk.shape[-2:])
+            chunks.append(chroma_scale * ab.cpu())
         return torch.cat(chunks)
     finally:
         generator.train(was_training)

@@ -111,7 +111,7 @@ def update_readme(readme, out_dir, run, metrics):
     section = [start, "", f"## Results of the last report run (`{run['make_line']}`)", "",
                f"On {metrics['n_images']} validation photos at {metrics['size']} px, means with 95% intervals "
                "and each model's paired difference from the grey baseline (no colour at all):", "",
-               *headline_rows(metrics), "", colour_verdict(metrics), ""]
+               *headline_rows(metrics), "", colour_verdict(metrics), "", *calibration_lines(metrics)]
     if (out_dir / "before_after.png").is_file():
         section += [f"![Photos colorized at full resolution]({folder}/before_after.png)", ""]
     section += [f"The whole report: [{folder}/README.md]({folder}/README.md), with every notebook executed.", "", end]
@@ -181,6 +181,17 @@ def colour_verdict(metrics):
     said = "; ".join(f"{m} on {' and '.join(beats[m]) or 'neither'}" for m in models)
     return (f"Where colour is measured, no generator beats grey on both {named} (95% paired intervals): "
             f"{said}. The course's target for this profile is not met by this run.")
+
+
+def calibration_lines(metrics):
+    """Markdown lines saying what the ``_calibrated`` rows are, when the run has them."""
+    calibration = metrics.get("calibration")
+    if not calibration:
+        return []
+    chosen = ", ".join(f"{name} {scale:g}" for name, scale in calibration["chosen"].items())
+    return [f"A `_calibrated` row is its generator with its a\\*b\\* scaled towards grey by one chroma "
+            f"scale, scored out of sample: each photo with the scale that gave the lowest mean CIEDE2000 on "
+            f"the other photos ({calibration['folds']}-fold cross-fitting). Fitted on all of them: {chosen}.", ""]
 
 
 def headline_rows(metrics):
@@ -287,6 +298,7 @@ def summary_page(run, metrics, out_dir):
                   "Means with 95% bootstrap intervals; for each model, its paired difference from the grey "
                   "baseline (no colour at all) with a 95% paired-bootstrap interval. SSIM is the capstone's "
                   "(the capstone published 0.87).", "", *headline_rows(metrics), "", colour_verdict(metrics), "",
+                  *calibration_lines(metrics),
                   "All metrics and the conclusions drawn from them: [notebook 05](05_ssim_analysis.ipynb); "
                   "every number: [metrics.json](metrics.json), [per_image.csv](per_image.csv).", ""]
     for figure, caption in (("before_after.png", "Package photos colorized at full resolution (notebook 06)"),

@@ -205,11 +205,16 @@ def pretrain(generator, split, config, run_dir, weights="random", log=print):
 
 
 def load_generator(checkpoint, device="cpu"):
-    """Rebuild a generator from a training checkpoint; returns (generator, checkpoint dict)."""
+    """Rebuild a generator from a checkpoint; returns (generator, checkpoint dict).
+
+    A generator export may carry a chroma scale (:mod:`colorlib.calibration`); it becomes the
+    generator's ``chroma_scale``, which :func:`colorlib.predict.predict_ab` applies.
+    """
     state = load_checkpoint(checkpoint)
     config = Config(**state["config"])
     generator, _ = build_generator(config.size, imagenet_weights="never", verbose=False)
     generator.load_state_dict(state["generator"])
+    generator.chroma_scale = float(state.get("chroma_scale", 1.0))
     return generator.to(device), state
 
 

@@ -13,6 +13,7 @@ from colorlib.evaluation import write_evaluation
 from colorlib.images import read_rgb
 from colorlib.lab import lightness
 from colorlib.models import build_generator
+from colorlib.predict import predict_ab
 from colorlib.train import save_checkpoint
 from conftest import colour_photo, write_awkward_files
 
@@ -155,14 +156,27 @@ def test_fit_to_gamut_keeps_lightness_and_hue_and_only_shrinks_chroma():
 def test_export_round_trip(checkpoint, export, generator):
     state = torch.load(export, weights_only=True)
     assert state["format"] == "colorlib-generator" and state["version"] == 1
-    assert set(state) == {"format", "version", "generator", "config", "weights"}
-    assert state["config"]["size"] == SIZE and state["weights"] == "random"
+    assert set(state) == {"format", "version", "generator", "config", "weights", "chroma_scale"}
+    assert state["config"]["size"] == SIZE and state["weights"] == "random" and state["chroma_scale"] == 1.0
     photo = colour_photo(size=(90, 70))
     expected = np.asarray(cz.colorize(photo, generator, SIZE))
     for path in (checkpoint, export):
         loaded, size = cz.load_colorizer(path)
         assert size == SIZE and not loaded.training
         assert np.array_equal(np.asarray(cz.colorize(photo, loaded, size)), expected)
+
+
+def test_a_calibrated_export_paints_with_its_chroma_scale(tmp_path, checkpoint, generator):
+    faint = cz.export_generator(checkpoint, tmp_path / "faint.pt", chroma_scale=0.5)
+    assert torch.load(faint, weights_only=True)["chroma_scale"] == 0.5
+    loaded, _ = cz.load_colorizer(faint)
+    L = torch.linspace(-1, 1, SIZE * SIZE).view(1, 1, SIZE, SIZE)
+    assert loaded.chroma_scale == 0.5 and torch.equal(predict_ab(loaded, L), 0.5 * predict_ab(generator, L))
+    assert cz.load_colorizer(faint, chroma_scale=1.0)[0].chroma_scale == 1.0  # the caller decides
+    assert torch.load(cz.export_generator(faint, tmp_path / "again.pt"), weights_only=True)["chroma_scale"] == 0.5
+    for bad in (-0.5, float("nan")):
+        with pytest.raises(ValueError, match="expected a finite number >= 0"):
+            cz.load_colorizer(faint, chroma_scale=bad)
 
 
 def test_files_that_are_not_generators_are_refused_by_name(tmp_path, export):
@@ -189,20 +203,27 @@ def test_a_run_folder_gives_its_best_scored_then_its_gan_generator_else_trains_o
     config = get_config("smoke", data=str(photos), n_images=0, batch_size=2, pretrain_epochs=1)
     run_dir = tmp_path / "run"
     lines = []
-    trained = cz.checkpoint_for_run(config, run_dir, log=lines.append)
-    assert trained == run_dir / stages.PRETRAINED_FILE and cz.load_colorizer(trained)[1] == config.size
+    trained, scale = cz.checkpoint_for_run(config, run_dir, log=lines.append)
+    assert trained == run_dir / stages.PRETRAINED_FILE and scale == 1.0
+    assert cz.load_colorizer(trained)[1] == config.size
     assert lines[0] == "no generator in the run folder yet: pretraining one (smoke profile)"
-    assert cz.checkpoint_for_run(config, run_dir, log=lines.append) == trained and len(lines) > 1
+    assert cz.checkpoint_for_run(config, run_dir, log=lines.append) == (trained, 1.0) and len(lines) > 1
     (run_dir / stages.GAN_FILE).write_bytes(trained.read_bytes())
-    assert cz.checkpoint_for_run(config, run_dir) == run_dir / stages.GAN_FILE
-    # Once evaluated, the generator with the lower CIEDE2000 wins, whichever was trained last.
-    for gan_ciede in (12.0, 8.0):
+    assert cz.checkpoint_for_run(config, run_dir) == (run_dir / stages.GAN_FILE, 1.0)
+    # Once evaluated, the row with the lowest CIEDE2000 wins, whichever was trained last,
+    # as predicted or calibrated (then with the scale fitted on all the images).
+    calibration = {"chosen": {"pretrained": 0.6, "gan": 0.8}}
+    for gan_ciede, calibrated_ciede, best, best_scale in [(12.0, 11.0, stages.PRETRAINED_FILE, 1.0),
+                                                         (8.0, 11.0, stages.GAN_FILE, 1.0),
+                                                         (8.0, 7.0, stages.PRETRAINED_FILE, 0.6)]:
         scores = {model: {"ciede2000": np.array([ciede, ciede + 1.0])}
-                  for model, ciede in (("grey", 11.0), ("pretrained", 10.0), ("gan", gan_ciede))}
-        write_evaluation(run_dir, scores, ["a.jpg", "b.jpg"])
-        best = stages.GAN_FILE if gan_ciede < 10 else stages.PRETRAINED_FILE
-        assert cz.checkpoint_for_run(config, run_dir, log=lines.append) == run_dir / best
-    assert lines[-1] == "the gan generator: the run's evaluation scored its colours best (mean CIEDE2000)"
+                  for model, ciede in (("grey", 11.0), ("pretrained", 10.0), ("gan", gan_ciede),
+                                       ("pretrained_calibrated", calibrated_ciede), ("gan_calibrated", 11.0))}
+        write_evaluation(run_dir, scores, ["a.jpg", "b.jpg"], {"calibration": calibration})
+        assert cz.checkpoint_for_run(config, run_dir, log=lines.append) == (run_dir / best, best_scale)
+    assert lines[-2] == "the gan generator, as predicted: the run's evaluation scored its colours best (mean CIEDE2000)"
+    assert lines[-1] == ("the pretrained generator, its a*b* scaled by 0.6: the run's evaluation scored its "
+                         "colours best (mean CIEDE2000)")
 
 
 def command(*argv):
@@ -252,6 +273,18 @@ def test_command_succeeds_with_exit_code_zero(tmp_path, checkpoint, capsys):
     colour_photo().save(tmp_path / "photo.jpg")
     assert command(tmp_path / "photo.jpg", "-o", tmp_path / "out", "--checkpoint", checkpoint) == 0
     assert capsys.readouterr().out == f"colorized 1 of 1 images into {tmp_path / 'out'}\n"
+
+
+def test_command_chroma_scale_zero_paints_grey_and_a_negative_one_is_refused(tmp_path, checkpoint, capsys):
+    colour_photo().save(tmp_path / "photo.png")
+    assert command(tmp_path / "photo.png", "-o", tmp_path / "out", "--checkpoint", checkpoint,
+                   "--chroma-scale", "0") == 0
+    grey = np.asarray(Image.open(tmp_path / "out" / "photo.png")).astype(int)
+    assert np.abs(grey - grey[..., :1]).max() <= 1  # R = G = B, up to rounding
+    assert command(tmp_path / "photo.png", "-o", tmp_path / "out2", "--checkpoint", checkpoint,
+                   "--chroma-scale", "-1") == 2
+    assert "chroma scale -1.0: expected a finite number >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "out2").exists()
 
 
 @pytest.mark.parametrize("make_checkpoint, why", [

@@ -92,7 +92,8 @@ def test_writes_means_with_intervals_for_the_model_and_both_baselines(evaluated)
     assert saved["checkpoint"] == "generator_pretrained.pt"  # no machine paths in the results
     assert saved["n_images"] == 3 and saved["size"] == SIZE and saved["weights"] == "random"
     assert saved["training_images_scored"] == 2
-    assert list(saved["summary"]) == ["grey", "mean_ab", "pretrained"]
+    assert list(saved["summary"]) == ["grey", "mean_ab", "pretrained", "pretrained_calibrated"]
+    assert saved["calibration"]["chosen"]["pretrained"] in saved["calibration"]["scales"]
     assert saved["higher_is_better"] == HIGHER_IS_BETTER
     row = saved["summary"]["pretrained"]["ciede2000"]
     assert row["low"] <= row["mean"] <= row["high"] and isinstance(row["beats_baseline"], bool)
@@ -107,7 +108,7 @@ def test_per_image_rows_match_a_direct_evaluation(run, evaluated):
     with open(out_dir / PER_IMAGE_FILE, newline="") as file:
         rows = list(csv.DictReader(file))
     assert [(r["file"], r["model"]) for r in rows] == [
-        (p.name, model) for p in photos for model in ("grey", "mean_ab", "pretrained")
+        (p.name, model) for p in photos for model in ("grey", "mean_ab", "pretrained", "pretrained_calibrated")
     ]
     assert set(rows[0]) == {"file", "model", *HIGHER_IS_BETTER}
     direct = evaluate_generators({"pretrained": generator}, photos, SIZE, batch_size=2)
@@ -121,7 +122,7 @@ def test_without_a_split_there_is_no_mean_ab_baseline(run, tmp_path):
     lines = []
     metrics = evaluate_command(checkpoint, str(photos[0].parent), tmp_path, batch_size=2, device="cpu",
                                log=lines.append)
-    assert list(metrics["summary"]) == ["grey", "pretrained"]
+    assert list(metrics["summary"]) == ["grey", "pretrained", "pretrained_calibrated"]
     assert any("no mean_ab baseline" in line for line in lines)
 
 
@@ -134,6 +135,8 @@ def test_without_data_the_runs_validation_split_is_scored(run, tmp_path):
     finally:
         (checkpoint.parent / SPLIT_FILE).unlink()
     assert metrics["n_images"] == 1 and metrics["data"] == "validation split"
+    assert metrics["calibration"] is None  # one image: no other to fit its scale on
+    assert "pretrained_calibrated" not in metrics["summary"]
     assert metrics["training_images_scored"] == 0 and "mean_ab" in metrics["summary"]
     with pytest.raises(FileNotFoundError, match="name the images to score with --data"):
         evaluate_command(checkpoint, None, tmp_path, device="cpu", log=lambda line: None)

@@ -118,3 +118,12 @@ def test_colour_verdict_needs_both_colour_metrics_beaten():
     missed = colour_verdict(metrics((False, True), (False, False)))
     assert "no generator beats grey" in missed and "pretrained on auc; gan on neither" in missed
     assert "not met" in missed
+
+
+def test_calibrated_rows_are_explained_with_their_scales():
+    from colorlib.report import calibration_lines
+
+    assert calibration_lines({"summary": {}}) == [] and calibration_lines({"calibration": None}) == []
+    line, blank = calibration_lines({"calibration": {"folds": 10, "chosen": {"pretrained": 0.5, "gan": 0.7}}})
+    assert "10-fold cross-fitting" in line and line.endswith("Fitted on all of them: pretrained 0.5, gan 0.7.")
+    assert blank == ""

@@ -73,11 +73,12 @@ def test_training_writes_checkpoints_and_histories(run):
 def test_evaluation_scores_both_baselines_and_both_generators(run):
     config, run_dir, split, *_ = run
     metrics, scores = evaluate_run(split, config, run_dir, log=lambda line: None)
-    assert list(scores) == ["grey", "mean_ab", "pretrained", "gan"]
+    assert list(scores) == ["grey", "mean_ab", "pretrained", "gan", "pretrained_calibrated", "gan_calibrated"]
     assert metrics["n_images"] == 3 and len(scores["gan"]["ssim"]) == 3
+    assert set(metrics["calibration"]["chosen"]) == {"pretrained", "gan"}
     saved = json.loads((run_dir / "metrics.json").read_text())
     assert saved["summary"]["grey"]["ssim"]["mean"] == pytest.approx(np.mean(scores["grey"]["ssim"]))
-    assert (run_dir / "per_image.csv").read_text().count("\n") == 1 + 3 * 4
+    assert (run_dir / "per_image.csv").read_text().count("\n") == 1 + 3 * 6
     assert metrics["size"] == 64  # scored at the photos' size, coloured at the generator's 32 px
     figures = examples(split.val[:2], run_generators(run_dir), config.photo_size)
     assert figures["gan"].shape == figures["ab"].shape == (2, 2, 64, 64)

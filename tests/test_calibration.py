@@ -1,0 +1,83 @@
+"""Chroma calibration: scales fitted out of sample, and the calibrated rows of an evaluation."""
+import numpy as np
+import pytest
+import torch
+
+from colorlib.calibration import CHROMA_SCALES, best_scale, chroma_errors, cross_fitted_scales
+from colorlib.evaluation import _batches, evaluate_calibrated, evaluate_generators
+from colorlib.metrics import mean_ciede2000
+from colorlib.models import build_generator
+from colorlib.predict import predict_ab
+from colorlib.runtime import seed_everything
+from conftest import colour_photo
+
+SIZE = 64  # the smoke profile's training size
+SCALES = (0.5, 1.0)
+
+
+def test_best_scale_has_the_lowest_mean_error():
+    errors = [[3.0, 1.0, 2.0], [1.0, 2.0, 2.5]]  # means 2.0 and 1.83
+    assert best_scale(errors, SCALES) == 1.0
+    assert best_scale([[1.0], [1.0]], SCALES) == 0.5  # the first of equals
+    with pytest.raises(ValueError, match=r"one row per scale"):
+        best_scale([[1.0, 2.0]], SCALES)
+
+
+def test_each_image_gets_the_scale_fitted_on_the_others():
+    # Image 0 alone is far better faint; the other three are a little better as predicted.
+    errors = np.array([[1.0, 5.0, 5.0, 5.0],
+                       [20.0, 4.0, 4.0, 4.0]])
+    assert best_scale(errors, SCALES) == 0.5  # fitted on all four, image 0 sways it
+    chosen = cross_fitted_scales(errors, SCALES, folds=4)  # leave one out
+    assert chosen.tolist() == [1.0, 0.5, 0.5, 0.5]
+    # Image 0 never chooses its own scale; with it in their fit, the others follow it.
+    assert np.array_equal(cross_fitted_scales(errors, SCALES, folds=10), chosen)  # at most one fold per image
+    assert np.array_equal(cross_fitted_scales(errors, SCALES, folds=2, seed=3),
+                          cross_fitted_scales(errors, SCALES, folds=2, seed=3))
+    with pytest.raises(ValueError, match="at least 2 images"):
+        cross_fitted_scales(errors[:, :1], SCALES)
+
+
+def test_chroma_errors_are_the_ciede2000_of_the_scaled_colours():
+    rng = np.random.default_rng(0)
+    L = rng.uniform(-1, 1, (2, 1, 8, 8)).astype(np.float32)
+    fake, real = (rng.uniform(-0.5, 0.5, (2, 2, 8, 8)).astype(np.float32) for _ in range(2))
+    errors = chroma_errors(L, fake, real, scales=(0.0, 0.5, 1.0))
+    assert errors.shape == (3, 2)
+    for i in range(2):
+        assert errors[0, i] == mean_ciede2000(L[i], 0 * fake[i], real[i])  # scale 0: grey
+        assert errors[2, i] == mean_ciede2000(L[i], fake[i], real[i])
+
+
+@pytest.fixture(scope="module")
+def generator():
+    seed_everything(0)
+    return build_generator(SIZE, imagenet_weights="never", verbose=False)[0]
+
+
+def test_the_calibrated_row_scores_each_photo_with_its_out_of_sample_scale(generator, tmp_path):
+    photos = [tmp_path / f"photo{seed}.png" for seed in range(4)]
+    for seed, path in enumerate(photos):
+        colour_photo(seed=seed).save(path)
+    scores, calibration = evaluate_calibrated({"pretrained": generator}, photos, SIZE, batch_size=3, folds=4)
+    plain = evaluate_generators({"pretrained": generator}, photos, SIZE, batch_size=3)["pretrained"]
+    calibrated = scores["pretrained_calibrated"]
+    assert set(calibrated) == set(plain) and calibrated["ciede2000"].shape == (4,)
+    batch = next(iter(_batches(photos, SIZE, 4)))
+    errors = chroma_errors(batch["L"], predict_ab(generator, batch["L"], size=SIZE), batch["ab"])
+    chosen = cross_fitted_scales(errors, folds=4)
+    expected = errors[[CHROMA_SCALES.index(s) for s in chosen], np.arange(4)]
+    np.testing.assert_allclose(calibrated["ciede2000"], expected, rtol=1e-6)
+    assert calibration["chosen"]["pretrained"] == best_scale(errors)
+    np.testing.assert_allclose(calibration["mean_ciede2000"]["pretrained"], errors.mean(axis=1), rtol=1e-6)
+    assert calibration["scales"] == list(CHROMA_SCALES) and calibration["folds"] == 4
+
+
+def test_a_generator_chroma_scale_scales_its_predictions(generator):
+    L = torch.linspace(-1, 1, 2 * SIZE * SIZE).view(2, 1, SIZE, SIZE)
+    plain = predict_ab(generator, L)
+    generator.chroma_scale = 0.5
+    try:
+        assert torch.equal(predict_ab(generator, L), 0.5 * plain)
+    finally:
+        generator.chroma_scale = 1.0
