@@ -194,10 +194,13 @@ def best_scored(run_dir, metric="ciede2000"):
     metrics = load_json(path)
     sign = 1 if metrics["higher_is_better"][metric] else -1
     chosen = (metrics.get("calibration") or {}).get("chosen", {})
-    candidates = {(name, 1.0): name for name in RUN_CHECKPOINTS}
-    candidates.update({(name, chosen[name]): name + CALIBRATED for name in RUN_CHECKPOINTS if name in chosen})
-    scored = [choice for choice, row in candidates.items() if row in metrics["summary"]]
-    return max(scored, key=lambda choice: sign * metrics["summary"][candidates[choice]][metric]["mean"], default=None)
+    rows = [(name, name, 1.0) for name in RUN_CHECKPOINTS]
+    rows += [(name + CALIBRATED, name, chosen[name]) for name in RUN_CHECKPOINTS if name in chosen]
+    scored = [row for row in rows if row[0] in metrics["summary"]]
+    if not scored:
+        return None
+    row, name, scale = max(scored, key=lambda row: sign * metrics["summary"][row[0]][metric]["mean"])
+    return name, scale
 
 
 def evaluate_run(split, config, run_dir, batch_size=16, log=print):

@@ -78,14 +78,21 @@ def plot_history(history, keys, title=None):
     return fig
 
 
-def plot_score_distribution(scores, metric, bins=20):
-    """Histograms of one per-image metric for several models, {model: scores}, overlaid."""
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for name, values in scores.items():
-        ax.hist(values[metric], bins=bins, alpha=0.5, label=f"{name} (mean {np.mean(values[metric]):.3f})")
+def plot_score_distribution(scores, metric):
+    """One per-image metric for several models, {model: scores}: a box per model, its mean marked.
+
+    Boxes side by side stay readable however many models there are, where overlaid histograms
+    do not. Each box spans the middle half of the images, its line the median, its whiskers the
+    rest up to 1.5 box lengths; the white diamond is the mean, the number the tables report.
+    """
+    names = list(scores)
+    values = [np.asarray(scores[name][metric]) for name in names]
+    fig, ax = plt.subplots(figsize=(6, 0.8 + 0.45 * len(names)))
+    ax.boxplot(values, vert=False, showmeans=True, flierprops={"markersize": 3},
+               meanprops={"marker": "D", "markerfacecolor": "white", "markeredgecolor": "black"})
+    ax.set_yticks(range(1, len(names) + 1), [f"{name} (mean {v.mean():.3f})" for name, v in zip(names, values)])
+    ax.invert_yaxis()  # the first model on top, as in the tables
     ax.set_xlabel(metric)
-    ax.set_ylabel("images")
-    ax.legend()
     fig.tight_layout()
     return fig
 
