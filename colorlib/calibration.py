@@ -15,7 +15,8 @@ import numpy as np
 
 from colorlib.metrics import mean_ciede2000
 
-CHROMA_SCALES = tuple(round(0.2 + 0.1 * i, 1) for i in range(11))  # 0.2, 0.3, ..., 1.2; 1.0 leaves it be
+# 0, 0.1, ..., 1.2: 0 is the grey baseline, 1 the colours as predicted.
+CHROMA_SCALES = tuple(round(0.1 * i, 1) for i in range(13))
 FOLDS = 10
 
 
