@@ -11,6 +11,8 @@ photo with a scale fitted on the other photos (:func:`cross_fitted_scales`, K-fo
 every score is out of sample. The scale fitted on all of them (:func:`best_scale`) is the one a
 colorizer uses on new photos.
 """
+from contextlib import contextmanager
+
 import numpy as np
 
 from colorlib.metrics import mean_ciede2000
@@ -58,6 +60,28 @@ def best_scale(errors, scales=CHROMA_SCALES):
     return float(scales[int(errors.mean(axis=1).argmin())])
 
 
+def fold_count(folds, n):
+    """The folds cross-fitting deals n images into: ``folds``, or one per image when there are fewer."""
+    return min(folds, n)
+
+
+@contextmanager
+def as_predicted(generators):
+    """Within the block, every generator's ``chroma_scale`` is 1; afterwards, what it was.
+
+    Calibration scales the colours as the network predicts them, so that the scale it finds
+    means the same for a training checkpoint and for an export that carries a scale already.
+    """
+    before = {name: getattr(generator, "chroma_scale", 1.0) for name, generator in generators.items()}
+    try:
+        for generator in generators.values():
+            generator.chroma_scale = 1.0
+        yield generators
+    finally:
+        for name, generator in generators.items():
+            generator.chroma_scale = before[name]
+
+
 def cross_fitted_scales(errors, scales=CHROMA_SCALES, folds=FOLDS, seed=0):
     """For each image, the best scale on the images outside its fold.
 
@@ -70,7 +94,7 @@ def cross_fitted_scales(errors, scales=CHROMA_SCALES, folds=FOLDS, seed=0):
         As :func:`chroma_errors` returns them; N at least 2.
     scales : sequence of float
     folds : int
-        Groups; at most N (N gives leave-one-out).
+        Groups; with fewer than ``folds`` images, one per image (leave-one-out, :func:`fold_count`).
     seed : int
 
     Returns
@@ -81,7 +105,7 @@ def cross_fitted_scales(errors, scales=CHROMA_SCALES, folds=FOLDS, seed=0):
     n = errors.shape[1]
     if n < 2:
         raise ValueError(f"cross-fitting needs at least 2 images, got {n}")
-    folds = min(folds, n)
+    folds = fold_count(folds, n)
     fold = np.random.default_rng(seed).permutation(n) % folds
     chosen = np.empty(n)
     for k in range(folds):

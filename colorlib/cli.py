@@ -75,7 +75,8 @@ def run_train(args):
 def add_evaluate_parser(commands):
     evaluate = commands.add_parser(
         "evaluate", help="score a checkpoint and the baselines; write metrics.json and per_image.csv")
-    evaluate.add_argument("--checkpoint", required=True, help="a training checkpoint, e.g. runs/cpu/gan.pt")
+    evaluate.add_argument("--checkpoint", required=True,
+                          help="a training checkpoint (e.g. runs/cpu/gan.pt) or a generator export")
     evaluate.add_argument("--data", default=None, help="images to score (default: the run's validation split)")
     evaluate.add_argument("--out", default="evaluation", help="output folder (default: evaluation)")
     evaluate.add_argument("--size", type=int, default=None, help="image size (default: the training size)")

@@ -11,7 +11,15 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from colorlib.calibration import CHROMA_SCALES, FOLDS, best_scale, chroma_errors, cross_fitted_scales
+from colorlib.calibration import (
+    CHROMA_SCALES,
+    FOLDS,
+    as_predicted,
+    best_scale,
+    chroma_errors,
+    cross_fitted_scales,
+    fold_count,
+)
 from colorlib.config import Config
 from colorlib.dataset import ColorizationDataset
 from colorlib.images import scan_images
@@ -126,8 +134,9 @@ def evaluate_calibrated(generators, paths, size, batch_size=16, precision="fp32"
     """Score each generator with its a*b* scaled towards grey by a chroma scale fitted out of sample.
 
     Each image is scored with the scale that gives the lowest mean CIEDE2000 on the images of
-    the other folds (:func:`colorlib.calibration.cross_fitted_scales`), never on itself. Two
-    passes over the images: one for the errors at every scale, one for the scores.
+    the other folds (:func:`colorlib.calibration.cross_fitted_scales`), never on itself. Scales
+    apply to the colours as the network predicts them, whatever ``chroma_scale`` a generator
+    carries. Two passes over the images: one for the errors at every scale, one for the scores.
 
     Parameters
     ----------
@@ -140,9 +149,15 @@ def evaluate_calibrated(generators, paths, size, batch_size=16, precision="fp32"
     scores : dict
         {"<name>_calibrated": {metric: per-image ndarray}}, as :func:`evaluate_generators` gives.
     calibration : dict
-        Plain data: "scales" tried, "folds", each generator's "mean_ciede2000" at every scale,
-        and "chosen", the scale fitted on all the images: the one to colorize new photos with.
+        Plain data: "scales" tried, "folds" (as dealt: at most one per image), each
+        generator's "mean_ciede2000" at every scale, and "chosen", the scale fitted on all the
+        images: the one to colorize new photos with.
     """
+    with as_predicted(generators):
+        return _calibrated_scores(generators, paths, size, batch_size, precision, fold_count(folds, len(paths)))
+
+
+def _calibrated_scores(generators, paths, size, batch_size, precision, folds):
     errors = defaultdict(list)
     for batch in _batches(paths, size, batch_size):
         for name, generator in generators.items():
@@ -173,7 +188,8 @@ def best_scored(run_dir, metric="ciede2000"):
     """The run's generator, and chroma scale, that its evaluation (notebook 05) scored best on a metric.
 
     A generator's calibrated row competes with its plain one: when it wins, its chroma scale is
-    the one fitted on all the evaluated images (:func:`evaluate_calibrated`).
+    the one fitted on all the evaluated images (:func:`evaluate_calibrated`). A scale of 0
+    paints no colour at all, so that row does not compete.
 
     Parameters
     ----------
@@ -195,7 +211,7 @@ def best_scored(run_dir, metric="ciede2000"):
     sign = 1 if metrics["higher_is_better"][metric] else -1
     chosen = (metrics.get("calibration") or {}).get("chosen", {})
     rows = [(name, name, 1.0) for name in RUN_CHECKPOINTS]
-    rows += [(name + CALIBRATED, name, chosen[name]) for name in RUN_CHECKPOINTS if name in chosen]
+    rows += [(name + CALIBRATED, name, chosen[name]) for name in RUN_CHECKPOINTS if chosen.get(name, 0) > 0]
     scored = [row for row in rows if row[0] in metrics["summary"]]
     if not scored:
         return None
@@ -238,7 +254,8 @@ def add_calibrated(scores, generators, paths, size, batch_size=16, log=print):
     """
     if not generators or len(paths) < 2:
         return None
-    log(f"calibrating chroma: each image scored with the scale fitted on the others ({FOLDS}-fold cross-fitting)")
+    folds = fold_count(FOLDS, len(paths))
+    log(f"calibrating chroma: each image scored with the scale fitted on the others ({folds}-fold cross-fitting)")
     calibrated, calibration = evaluate_calibrated(generators, paths, size, batch_size)
     scores.update(calibrated)
     return calibration
@@ -299,10 +316,12 @@ def evaluate_command(checkpoint, data=None, out_dir="evaluation", size=None, bat
 
     What ``python -m colorlib evaluate --checkpoint CKPT [--data DATA] [--out DIR] [--size N]``
     runs. Every image is scored for the generator ("pretrained" or "gan", after the stage
-    that wrote the checkpoint), no colour at all ("grey", the baseline the others are compared
-    with) and the training images' mean colour ("mean_ab", when the run's ``split.json`` lies
-    beside the checkpoint and its training images are on disk). Forward passes run in fp32, so
-    results do not depend on the hardware's mixed-precision support, and match notebook 05's.
+    that wrote the checkpoint; "model" for an export), the same with its chroma calibrated
+    ("<name>_calibrated", :func:`evaluate_calibrated`, from two images on), no colour at all
+    ("grey", the baseline the others are compared with) and the training images' mean colour
+    ("mean_ab", when the run's ``split.json`` lies beside the checkpoint and its training images
+    are on disk). Forward passes run in fp32, so results do not depend on the hardware's
+    mixed-precision support, and match notebook 05's.
 
     Parameters
     ----------
@@ -345,6 +364,10 @@ def evaluate_command(checkpoint, data=None, out_dir="evaluation", size=None, bat
         log(f"warning: {seen_in_training} of these images were training images")
     train_ab_mean = None if train is None else dataset_ab_mean(train, size, batch_size)
     name = STAGE_NAMES.get(state.get("stage"), "model")
+    if generator.chroma_scale != 1.0:
+        log(f"note: this export paints its colours scaled by {generator.chroma_scale:g}, a scale fitted on its "
+            f"run's validation photos; the {name} row scores it as it is, the {name}{CALIBRATED} row from "
+            "the colours as predicted")
     scores = evaluate_generators({name: generator}, paths, size, batch_size, "fp32", train_ab_mean)
     calibration = add_calibrated(scores, {name: generator}, paths, size, batch_size, log)
     info = {"checkpoint": Path(checkpoint).name, "stage": state.get("stage"), "weights": state.get("weights"),

@@ -191,7 +191,8 @@ def calibration_lines(metrics):
     chosen = ", ".join(f"{name} {scale:g}" for name, scale in calibration["chosen"].items())
     return [f"A `_calibrated` row is its generator with its a\\*b\\* scaled towards grey by one chroma "
             f"scale, scored out of sample: each photo with the scale that gave the lowest mean CIEDE2000 on "
-            f"the other photos ({calibration['folds']}-fold cross-fitting). Fitted on all of them: {chosen}.", ""]
+            f"the other photos ({calibration['folds']}-fold cross-fitting). Fitted on all of them: {chosen}. "
+            "Its intervals take each photo's scale as given, and the scale moves a little from fold to fold.", ""]
 
 
 def headline_rows(metrics):

@@ -32,10 +32,20 @@ def test_each_image_gets_the_scale_fitted_on_the_others():
     assert chosen.tolist() == [1.0, 0.5, 0.5, 0.5]
     # Image 0 never chooses its own scale; with it in their fit, the others follow it.
     assert np.array_equal(cross_fitted_scales(errors, SCALES, folds=10), chosen)  # at most one fold per image
-    assert np.array_equal(cross_fitted_scales(errors, SCALES, folds=2, seed=3),
-                          cross_fitted_scales(errors, SCALES, folds=2, seed=3))
     with pytest.raises(ValueError, match="at least 2 images"):
         cross_fitted_scales(errors[:, :1], SCALES)
+
+
+def test_no_image_scale_depends_on_its_own_errors():
+    scales = (0.0, 0.5, 1.0)
+    errors = np.random.default_rng(1).uniform(5, 6, (3, 12))
+    chosen = cross_fitted_scales(errors, scales, folds=3)
+    for i in range(12):
+        for favourite in range(3):  # make image i overwhelmingly prefer each scale in turn
+            swayed = errors.copy()
+            swayed[:, i] = 1000.0
+            swayed[favourite, i] = 0.0
+            assert cross_fitted_scales(swayed, scales, folds=3)[i] == chosen[i]
 
 
 def test_chroma_errors_are_the_ciede2000_of_the_scaled_colours():
@@ -71,6 +81,22 @@ def test_the_calibrated_row_scores_each_photo_with_its_out_of_sample_scale(gener
     assert calibration["chosen"]["pretrained"] == best_scale(errors)
     np.testing.assert_allclose(calibration["mean_ciede2000"]["pretrained"], errors.mean(axis=1), rtol=1e-6)
     assert calibration["scales"] == list(CHROMA_SCALES) and calibration["folds"] == 4
+
+
+def test_calibration_starts_from_the_colours_as_predicted(generator, tmp_path):
+    photos = [tmp_path / f"photo{seed}.png" for seed in range(3)]
+    for seed, path in enumerate(photos):
+        colour_photo(seed=seed).save(path)
+    plain_scores, plain = evaluate_calibrated({"pretrained": generator}, photos, SIZE, batch_size=3)
+    generator.chroma_scale = 0.5  # as an export calibrated before carries it
+    try:
+        scores, calibration = evaluate_calibrated({"model": generator}, photos, SIZE, batch_size=3)
+        assert generator.chroma_scale == 0.5  # given back as it was
+    finally:
+        generator.chroma_scale = 1.0
+    assert calibration["chosen"]["model"] == plain["chosen"]["pretrained"] and calibration["folds"] == 3
+    np.testing.assert_array_equal(scores["model_calibrated"]["ciede2000"],
+                                  plain_scores["pretrained_calibrated"]["ciede2000"])
 
 
 def test_a_generator_chroma_scale_scales_its_predictions(generator):

@@ -224,6 +224,15 @@ def test_a_run_folder_gives_its_best_scored_then_its_gan_generator_else_trains_o
     assert lines[-2] == "the gan generator, as predicted: the run's evaluation scored its colours best (mean CIEDE2000)"
     assert lines[-1] == ("the pretrained generator, its a*b* scaled by 0.6: the run's evaluation scored its "
                          "colours best (mean CIEDE2000)")
+    # A calibrated row whose scale came out 1 still competes with its plain row and the other
+    # generator; one whose scale came out 0 paints no colour and does not compete.
+    for chosen, best in [({"pretrained": 1.0, "gan": 0.8}, (stages.PRETRAINED_FILE, 1.0)),
+                         ({"pretrained": 0.0, "gan": 0.8}, (stages.GAN_FILE, 1.0))]:
+        scores = {model: {"ciede2000": np.array([ciede, ciede])}
+                  for model, ciede in (("grey", 11.0), ("pretrained", 10.0), ("gan", 9.0),
+                                       ("pretrained_calibrated", 8.0), ("gan_calibrated", 9.5))}
+        write_evaluation(run_dir, scores, ["a.jpg", "b.jpg"], {"calibration": {"chosen": chosen}})
+        assert cz.checkpoint_for_run(config, run_dir) == (run_dir / best[0], best[1])
 
 
 def command(*argv):

@@ -93,7 +93,11 @@ def test_writes_means_with_intervals_for_the_model_and_both_baselines(evaluated)
     assert saved["n_images"] == 3 and saved["size"] == SIZE and saved["weights"] == "random"
     assert saved["training_images_scored"] == 2
     assert list(saved["summary"]) == ["grey", "mean_ab", "pretrained", "pretrained_calibrated"]
-    assert saved["calibration"]["chosen"]["pretrained"] in saved["calibration"]["scales"]
+    calibration = saved["calibration"]
+    curve = calibration["mean_ciede2000"]["pretrained"]
+    assert calibration["chosen"]["pretrained"] == calibration["scales"][int(np.argmin(curve))]
+    assert calibration["folds"] == 3  # one per image when there are fewer than 10
+    assert any("(3-fold cross-fitting)" in line for line in lines)
     assert saved["higher_is_better"] == HIGHER_IS_BETTER
     row = saved["summary"]["pretrained"]["ciede2000"]
     assert row["low"] <= row["mean"] <= row["high"] and isinstance(row["beats_baseline"], bool)
@@ -115,6 +119,18 @@ def test_per_image_rows_match_a_direct_evaluation(run, evaluated):
     model_rows = [r for r in rows if r["model"] == "pretrained"]
     written = [float(r["ciede2000"]) for r in model_rows]
     np.testing.assert_allclose(written, direct["pretrained"]["ciede2000"], rtol=1e-12)
+
+
+def test_an_export_is_scored_at_its_scale_and_calibrated_from_the_colours_as_predicted(run, tmp_path):
+    _, checkpoint, photos = run
+    export = tmp_path / "colorizer.pt"
+    save_checkpoint(export, **torch.load(checkpoint, weights_only=True), chroma_scale=0.5)
+    lines = []
+    scored = [evaluate_command(path, str(photos[0].parent), tmp_path / path.stem, batch_size=2, device="cpu",
+                               log=lines.append)["summary"] for path in (checkpoint, export)]
+    assert scored[1]["pretrained"]["ciede2000"]["mean"] != scored[0]["pretrained"]["ciede2000"]["mean"]
+    assert scored[1]["pretrained_calibrated"] == scored[0]["pretrained_calibrated"]
+    assert any(line.startswith("note: this export paints its colours scaled by 0.5") for line in lines)
 
 
 def test_without_a_split_there_is_no_mean_ab_baseline(run, tmp_path):
