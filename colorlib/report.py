@@ -177,7 +177,8 @@ def colour_verdict(metrics):
     winners = [m for m in models if len(beats[m]) == len(COLOUR_METRICS)]
     named = " and ".join(COLOUR_METRICS)
     if winners:
-        return f"Where colour is measured, {' and '.join(winners)} beats grey on both {named} (95% paired intervals)."
+        verb = "beats" if len(winners) == 1 else "beat"
+        return f"Where colour is measured, {' and '.join(winners)} {verb} grey on both {named} (95% paired intervals)."
     said = "; ".join(f"{m} on {' and '.join(beats[m]) or 'neither'}" for m in models)
     return (f"Where colour is measured, no generator beats grey on both {named} (95% paired intervals): "
             f"{said}. The course's target for this profile is not met by this run.")

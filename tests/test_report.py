@@ -115,6 +115,8 @@ def test_colour_verdict_needs_both_colour_metrics_beaten():
 
     assert colour_verdict(metrics((True, True), (False, True))).startswith(
         "Where colour is measured, pretrained beats grey on both ciede2000 and auc")
+    assert colour_verdict(metrics((True, True), (True, True))).startswith(
+        "Where colour is measured, pretrained and gan beat grey on both")
     missed = colour_verdict(metrics((False, True), (False, False)))
     assert "no generator beats grey" in missed and "pretrained on auc; gan on neither" in missed
     assert "not met" in missed
