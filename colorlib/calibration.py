@@ -22,6 +22,14 @@ CHROMA_SCALES = tuple(round(0.1 * i, 1) for i in range(13))
 FOLDS = 10
 
 
+def checked_chroma_scale(value):
+    """A chroma scale as a float, refused unless finite and non-negative."""
+    value = float(value)
+    if not (np.isfinite(value) and value >= 0):
+        raise ValueError(f"chroma scale {value}: expected a finite number >= 0 (1 keeps the predicted colours)")
+    return value
+
+
 def chroma_errors(L, fake_ab, real_ab, scales=CHROMA_SCALES):
     """Mean CIEDE2000 of each image with its predicted a*b* scaled by each scale.
 

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from colorlib import stages
 from colorlib.cache import lab_tensor
+from colorlib.calibration import checked_chroma_scale
 from colorlib.evaluation import RUN_CHECKPOINTS, best_scored
 from colorlib.images import ImageRejected, read_rgb, to_rgb8
 from colorlib.lab import denormalize, lab_to_rgb, lab_to_srgb, lightness, rgb_to_lab
@@ -102,14 +103,6 @@ def load_colorizer(path, device="cpu", chroma_scale=None):
     if chroma_scale is not None:
         generator.chroma_scale = checked_chroma_scale(chroma_scale)
     return generator.eval(), int(state["config"]["size"])
-
-
-def checked_chroma_scale(value):
-    """A chroma scale as a float, refused unless finite and non-negative."""
-    value = float(value)
-    if not (np.isfinite(value) and value >= 0):
-        raise ValueError(f"chroma scale {value}: expected a finite number >= 0 (1 keeps the predicted colours)")
-    return value
 
 
 def export_generator(checkpoint, out_path, chroma_scale=None):
