@@ -50,7 +50,7 @@ report-smoke: $(ENV)
 	tmp=$$(mktemp -d) && \
 	for run in first second; do \
 		$(PYTHON) -m colorlib report --profile smoke --run-dir $$tmp/$$run/run --out $$tmp/$$run/report && \
-		ls $$tmp/$$run/report/index.html $$tmp/$$run/report/0[1-6]_*.html >/dev/null || exit 1; \
+		ls $$tmp/$$run/report/index.html $$tmp/$$run/report/0[1-7]_*.html >/dev/null || exit 1; \
 	done && \
 	cmp $$tmp/first/report/metrics.json $$tmp/second/report/metrics.json && \
 	echo "report-smoke: two runs wrote identical metrics.json" && rm -rf $$tmp

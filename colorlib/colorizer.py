@@ -11,15 +11,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
-from skimage.color.colorconv import rgb_from_xyz, xyz_tristimulus_values
 from tqdm import tqdm
 
 from colorlib import stages
 from colorlib.cache import lab_tensor
 from colorlib.calibration import checked_chroma_scale
-from colorlib.evaluation import RUN_CHECKPOINTS, best_scored
+from colorlib.evaluation import RUN_CHECKPOINTS, shipped_generator
 from colorlib.images import ImageRejected, read_rgb, to_rgb8
-from colorlib.lab import denormalize, lab_to_rgb, lab_to_srgb, lightness, rgb_to_lab
+from colorlib.lab import denormalize, fit_to_gamut, lab_to_rgb, lab_to_srgb, lightness, rgb_to_lab
+from colorlib.metrics import colourfulness
 from colorlib.plots import show_images
 from colorlib.predict import predict_ab
 from colorlib.sources import list_images, package_photo_paths
@@ -33,10 +33,6 @@ EXPECTED = (f"a colorlib training checkpoint ({stages.GAN_FILE}, {stages.PRETRAI
 # Rounding R, G and B to 8 bits moves L* by at most 0.25 (measured on 2 million colours across
 # the sRGB cube); the rest of the bound covers the float32 L and the gamut test's slack.
 LIGHTNESS_TOLERANCE = 0.5
-# Linear sRGB counted as in gamut. Lab white gives 1.00008 with scikit-image's constants, and greys
-# must fit; clipping 2e-4 at the top moves L* by < 0.01 (near black 1e-6 would already move it 0.001).
-LINEAR_RANGE = (-1e-6, 1.0 + 2e-4)
-WHITE = xyz_tristimulus_values(illuminant="D65", observer="2")  # scikit-image's Lab reference white
 SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
 
 
@@ -136,10 +132,10 @@ def export_generator(checkpoint, out_path, chroma_scale=None):
 def checkpoint_for_run(config, run_dir, log=print):
     """The checkpoint of the run's best generator and its chroma scale, pretraining one if the run has none.
 
-    Best is the one with the lowest mean CIEDE2000 in the run's evaluation (notebook 05), as
-    predicted or with its chroma calibrated (:mod:`colorlib.calibration`): at small scales the
-    GAN can colour worse than the generator it started from, and either can gain by painting
-    fainter. Before any evaluation it is the GAN's, else the pretrained one, as predicted.
+    Best is the row the run's evaluation (notebook 05) ships (:func:`colorlib.evaluation.shipped_row`):
+    the most colourful generator, as predicted or with its chroma calibrated, that beats grey on
+    AuC, does not lose to it on CIEDE2000 and keeps half the photos' colourfulness. Before any
+    evaluation it is the GAN's, else the pretrained one, as predicted.
     Pretraining follows ``config`` (notebooks 01 and 03 in one call): with the smoke profile it
     takes about a minute.
 
@@ -151,11 +147,11 @@ def checkpoint_for_run(config, run_dir, log=print):
     """
     run_dir = Path(run_dir)
     present = {name: run_dir / file for name, file in RUN_CHECKPOINTS.items() if (run_dir / file).is_file()}
-    best = best_scored(run_dir)
+    best = shipped_generator(run_dir)
     if best and best[0] in present:
         name, scale = best
         how = "as predicted" if scale == 1.0 else f"its a*b* scaled by {scale:g}"
-        log(f"the {name} generator, {how}: the run's evaluation scored its colours best (mean CIEDE2000)")
+        log(f"the {name} generator, {how}: the one the run's evaluation ships")
         return present[name], scale
     if present:
         return present.get("gan") or present["pretrained"], 1.0
@@ -206,55 +202,6 @@ def predict_square(rgb, generator, size):
     """
     L = lab_tensor(rgb, size)[None, :1].float()
     return L, predict_ab(generator, L)
-
-
-def in_gamut(lab):
-    """True where a natural-unit Lab colour (..., 3) is an sRGB colour, so needs no clipping.
-
-    The CIE formulas of scikit-image's ``lab2xyz``, without its clipping of z, then its XYZ to
-    linear sRGB matrix: a colour is in gamut when its linear R, G and B lie in [0, 1]. In float32,
-    a channel at a time: this runs at every bisection step of :func:`fit_to_gamut`.
-    """
-    lab = np.asarray(lab, dtype=np.float32)
-    fy = (lab[..., 0] + 16.0) / 116.0
-    xyz = [xyz_from_f(fy + lab[..., 1] / 500.0) * WHITE[0], xyz_from_f(fy),
-           xyz_from_f(fy - lab[..., 2] / 200.0) * WHITE[2]]
-    inside = np.ones(lab.shape[:-1], dtype=bool)
-    for row in rgb_from_xyz.astype(np.float32):
-        linear = row[0] * xyz[0] + row[1] * xyz[1] + row[2] * xyz[2]
-        inside &= (linear >= LINEAR_RANGE[0]) & (linear <= LINEAR_RANGE[1])
-    return inside
-
-
-def xyz_from_f(f):
-    """The inverse of CIE Lab's f: a cube above 6/29, a line below."""
-    return np.where(f > 6.0 / 29.0, f * f * f, (f - 4.0 / 29.0) * (3.0 * (6.0 / 29.0) ** 2))
-
-
-def fit_to_gamut(lab, steps=12):
-    """Shrink the chroma of out-of-gamut colours until they fit, keeping L* and hue.
-
-    Clipping R, G and B (what ``lab2rgb`` does) changes the lightness of a bright or dark pixel
-    given a strong colour; shrinking a*b* towards grey instead keeps every pixel's L*, hence the
-    photo's detail. A bisection on the scale of a*b*, on the out-of-gamut pixels only.
-
-    Parameters
-    ----------
-    lab : ndarray, shape (..., 3)
-        Natural units, L* in [0, 100].
-    steps : int
-        Bisection steps: the chroma found is within 2**-steps of the largest that fits.
-    """
-    shape = np.shape(lab)
-    lab = np.array(lab, dtype=np.float64).reshape(-1, 3)
-    out = np.flatnonzero(~in_gamut(lab))
-    low, high = np.zeros(len(out)), np.ones(len(out))  # scales known to fit / not to fit
-    for _ in range(steps):
-        middle = (low + high) / 2
-        fits = in_gamut(np.column_stack([lab[out, :1], lab[out, 1:] * middle[:, None]]))
-        low, high = np.where(fits, middle, low), np.where(fits, high, middle)
-    lab[out, 1:] *= low[:, None]
-    return lab.reshape(shape)
 
 
 def colorize(image, generator, size=None):
@@ -315,13 +262,33 @@ def colorize_photos(paths, generator, size):
     return {Path(p).name: (read_photo(p), colorize(p, generator, size)) for p in paths}
 
 
-def show_before_after(results, size=2.0):
-    """One row per photo: the grey input (its L*), the colorization, and the original."""
-    images, titles = [], []
+def show_before_after(results, size=2.2):
+    """One column per photo: the grey input (its L*, titled with the file name), the colorization, the original."""
+    rows = {"grey input": [], "colorized": [], "original": []}
+    for photo, colorized in results.values():
+        rows["grey input"].append(lightness(photo / 255.0) / 100.0)
+        rows["colorized"].append(np.asarray(colorized) / 255.0)
+        rows["original"].append(photo / 255.0)
+    images = [image for row in rows.values() for image in row]
+    titles = [name for name in results] + [""] * (2 * len(results))
+    fig = show_images(images, titles, ncols=len(results), size=size)
+    for row, label in enumerate(rows):
+        fig.axes[row * len(results)].text(-0.08, 0.5, label, rotation=90, fontsize=12, ha="right", va="center",
+                                          transform=fig.axes[row * len(results)].transAxes)
+    return fig
+
+
+def describe_colourfulness(results):
+    """Each photo's colourfulness as colorized and as it is, and their means: does the colour hold on new photos?"""
+    lines = [f"{'photo':<20} {'colorized':>9} {'original':>9}"]
+    pairs = []
     for name, (photo, colorized) in results.items():
-        images += [lightness(photo / 255.0) / 100.0, np.asarray(colorized), photo]
-        titles += [name, "colorized", "original"]
-    return show_images(images, titles, ncols=3, size=size)
+        pair = (float(colourfulness(np.asarray(colorized) / 255.0)), float(colourfulness(photo / 255.0)))
+        pairs.append(pair)
+        lines.append(f"{name:<20} {pair[0]:>9.1f} {pair[1]:>9.1f}")
+    made, real = np.mean(pairs, axis=0)
+    lines.append(f"{'mean':<20} {made:>9.1f} {real:>9.1f}  ({made / real:.0%} of the originals' colourfulness)")
+    return "\n".join(lines)
 
 
 def describe_lightness(results):

@@ -30,7 +30,7 @@ from colorlib.metrics import (
     score_images,
     summarize_with_ci,
 )
-from colorlib.plots import show_ranked
+from colorlib.plots import show_comparison, show_ranked
 from colorlib.predict import predict_ab
 from colorlib.runtime import pick_device
 from colorlib.sources import relative_names, resolve_data, shared_images
@@ -184,39 +184,75 @@ def run_generators(run_dir, device="cpu"):
             for name, file in RUN_CHECKPOINTS.items() if (Path(run_dir) / file).is_file()}
 
 
-def best_scored(run_dir, metric="ciede2000"):
-    """The run's generator, and chroma scale, that its evaluation (notebook 05) scored best on a metric.
+COLOUR_SHARE = 0.5  # a shipped colorizer keeps at least this share of the photos' own colourfulness
 
-    A generator's calibrated row competes with its plain one: when it wins, its chroma scale is
-    the one fitted on all the evaluated images (:func:`evaluate_calibrated`). A scale of 0
-    paints no colour at all, so that row does not compete.
+
+def shipped_row(metrics, share=COLOUR_SHARE):
+    """The generator row to colorize new photos with: the most colourful that is honest about it.
+
+    A row qualifies when it beats grey on AuC (its 95% paired interval above zero), does not
+    lose to grey on CIEDE2000 (its interval not above zero) and keeps at least ``share`` of the
+    photos' own mean colourfulness. Colourfulness is the tie-breaker because CIEDE2000 and L1
+    reward greyness: painting fainter lowers both, and a rule that minimised them would ship a
+    nearly grey colorizer. Without a qualifying row, the most colourful row that does not lose
+    to grey on AuC; then the plain pretrained row.
 
     Parameters
     ----------
-    run_dir : path-like
-        A run folder; its ``metrics.json`` is read when there is one.
-    metric : str
-        A metric of :func:`colorlib.metrics.score_images` with a direction (not colourfulness).
+    metrics : dict
+        What ``metrics.json`` holds (:func:`write_evaluation`).
+    share : float
 
     Returns
     -------
-    (str, float) or None
-        "pretrained" or "gan", and the scale of its a*b* (1.0: as predicted); None when the run
-        has not been evaluated yet.
+    (str, bool) or None
+        The row's name in ``metrics["summary"]`` and whether it meets the rule; None when no
+        generator was scored.
     """
+    summary = metrics["summary"]
+    rows = [name for name in summary if name.removesuffix(CALIBRATED) in RUN_CHECKPOINTS
+            and not (name.endswith(CALIBRATED) and chosen_scale(metrics, name) <= 0)]
+    if not rows:
+        return None
+    truth = photos_colourfulness(summary)
+
+    def verdicts(name):
+        auc, ciede = summary[name]["auc"], summary[name]["ciede2000"]
+        return auc["difference_low"] > 0, ciede["difference_low"] <= 0, auc["difference_high"] >= 0
+
+    def colour(name):
+        return summary[name]["colourfulness"]["mean"]
+
+    qualified = [n for n in rows if verdicts(n)[0] and verdicts(n)[1] and colour(n) >= share * truth]
+    if qualified:
+        return max(qualified, key=colour), True
+    fair = [n for n in rows if verdicts(n)[2]]
+    return (max(fair, key=colour) if fair else rows[0]), False
+
+
+def photos_colourfulness(summary):
+    """The validation photos' own mean colourfulness, from any row: prediction minus its gap."""
+    row = summary[BASELINE]
+    return row["colourfulness"]["mean"] - row["colourfulness_gap"]["mean"]
+
+
+def chosen_scale(metrics, row):
+    """The chroma scale a row paints with: 1 for a plain row, the calibrated scale fitted on all images else."""
+    if not row.endswith(CALIBRATED):
+        return 1.0
+    return float(((metrics.get("calibration") or {}).get("chosen") or {}).get(row.removesuffix(CALIBRATED), 0.0))
+
+
+def shipped_generator(run_dir):
+    """The run's shipped generator (:func:`shipped_row`) as (name, chroma scale), or None before notebook 05."""
     path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         return None
     metrics = load_json(path)
-    sign = 1 if metrics["higher_is_better"][metric] else -1
-    chosen = (metrics.get("calibration") or {}).get("chosen", {})
-    rows = [(name, name, 1.0) for name in RUN_CHECKPOINTS]
-    rows += [(name + CALIBRATED, name, chosen[name]) for name in RUN_CHECKPOINTS if chosen.get(name, 0) > 0]
-    scored = [row for row in rows if row[0] in metrics["summary"]]
-    if not scored:
+    row = metrics.get("shipped") or (shipped_row(metrics) or [None])[0]
+    if row is None:
         return None
-    row, name, scale = max(scored, key=lambda row: sign * metrics["summary"][row[0]][metric]["mean"])
-    return name, scale
+    return row.removesuffix(CALIBRATED), chosen_scale(metrics, row)
 
 
 def evaluate_run(split, config, run_dir, batch_size=16, log=print):
@@ -240,7 +276,7 @@ def evaluate_run(split, config, run_dir, batch_size=16, log=print):
     weights = load_checkpoint(Path(run_dir) / PRETRAINED_FILE, mmap=True).get("weights") if generators else None
     info = {"profile": config.profile, "source": split.source, "size": config.photo_size, "weights": weights,
             "train_ab_mean": train_ab_mean, "calibration": calibration}
-    return write_evaluation(run_dir, scores, relative_names(split.val), info), scores
+    return write_evaluation(run_dir, scores, relative_names(split.val), info, ship=True), scores
 
 
 def add_calibrated(scores, generators, paths, size, batch_size=16, log=print):
@@ -267,7 +303,7 @@ def examples(paths, generators, size, train_ab_mean=None):
     return {**batch, **predictions(batch, generators, "fp32", train_ab_mean)}
 
 
-def write_evaluation(out_dir, scores, names, info=None):
+def write_evaluation(out_dir, scores, names, info=None, ship=False):
     """Write ``metrics.json`` and ``per_image.csv`` for scores of several models on the same images.
 
     Parameters
@@ -281,6 +317,9 @@ def write_evaluation(out_dir, scores, names, info=None):
         The images' names, in the order of the scores.
     info : dict, optional
         Plain data recorded at the top of ``metrics.json`` (checkpoint, data, size, ...).
+    ship : bool
+        Name the row a run ships (:func:`shipped_row`) under ``"shipped"``, and whether it
+        meets the rule under ``"shipped_meets_rule"``.
 
     Returns
     -------
@@ -296,6 +335,9 @@ def write_evaluation(out_dir, scores, names, info=None):
         "higher_is_better": {metric: HIGHER_IS_BETTER.get(metric) for metric in scores[BASELINE]},
         "summary": summarize_with_ci(scores, BASELINE),
     }
+    if ship and shipped_row(metrics):
+        metrics["shipped"], metrics["shipped_meets_rule"] = shipped_row(metrics)
+        metrics["shipped_chroma_scale"] = chosen_scale(metrics, metrics["shipped"])
     save_json(out_dir / METRICS_FILE, metrics)
     metric_names = list(scores[BASELINE])
     with open(out_dir / PER_IMAGE_FILE, "w", newline="") as file:
@@ -419,3 +461,42 @@ def show_validation_examples(indices, split, config, generators, scores, model, 
     wanted = {name: generator for name, generator in generators.items() if name == model}
     batch = examples([split.val[i] for i in indices], wanted, config.photo_size, train_ab_mean)
     return show_ranked(batch["L"], batch[model], batch["ab"], range(len(indices)), chosen)
+
+
+def show_run_comparison(split, config, run_dir, n=6):
+    """The run's first n validation photos: Gray / L1 / GAN / shipped / Real, as far as the run has them.
+
+    The photos are the first of the split, not chosen for the figure. The shipped row
+    (:func:`shipped_row`) appears once notebook 05 has evaluated the run.
+    """
+    generators = run_generators(run_dir)
+    batch = next(iter(_batches(split.val[:n], config.photo_size, n)))
+    labels = {"pretrained": "L1 (pretrained)", "gan": "GAN"}
+    predictions = {labels[name]: generator_ab(generator, batch["L"]) for name, generator in generators.items()}
+    shipped = shipped_generator(run_dir)
+    if shipped and shipped[0] in generators:
+        name, scale = shipped
+        label = f"shipped: {name}" + (f" x {scale:g}" if scale != 1.0 else "")
+        predictions[label] = scale * generator_ab(generators[name], batch["L"])
+    return show_comparison(batch["L"], predictions, batch["ab"], n=n)
+
+
+def describe_shipped(metrics, share=COLOUR_SHARE):
+    """One Markdown paragraph: which row the run ships, by what rule, and how its colour compares with the photos'."""
+    row = metrics.get("shipped")
+    if row is None:
+        return "No generator was scored, so none is shipped."
+    summary = metrics["summary"][row]
+    truth = photos_colourfulness(metrics["summary"])
+    colour = summary["colourfulness"]["mean"]
+    rule = (f"the most colourful generator row that beats grey on AuC, does not lose to it on CIEDE2000 "
+            f"(95% paired intervals) and keeps at least {share:.0%} of the photos' colourfulness")
+    verdict = "meets that rule" if metrics.get("shipped_meets_rule") else (
+        "is the most colourful row that does not lose to grey on AuC: **no row meets the rule in this run**")
+    return (f"The run ships **{row}**, chosen as {rule}. It {verdict}. Its colourfulness is {colour:.1f}, "
+            f"{colour / truth:.0%} of the validation photos' own ({truth:.1f}); its CIEDE2000 is "
+            f"{summary['ciede2000']['mean']:.2f} against grey's {metrics['summary'][BASELINE]['ciede2000']['mean']:.2f} "
+            f"({summary['ciede2000']['difference']:+.2f} [{summary['ciede2000']['difference_low']:+.2f}, "
+            f"{summary['ciede2000']['difference_high']:+.2f}]) and its AuC {summary['auc']['mean']:.3f} against "
+            f"{metrics['summary'][BASELINE]['auc']['mean']:.3f} ({summary['auc']['difference']:+.3f} "
+            f"[{summary['auc']['difference_low']:+.3f}, {summary['auc']['difference_high']:+.3f}]).")

@@ -8,9 +8,14 @@ import warnings
 import numpy as np
 import torch
 from skimage.color import lab2rgb, rgb2lab
+from skimage.color.colorconv import rgb_from_xyz, xyz_tristimulus_values
 
 L_CENTER = 50.0
 AB_SCALE = 110.0
+# Linear sRGB counted as in gamut. Lab white gives 1.00008 with scikit-image's constants, and greys
+# must fit; clipping 2e-4 at the top moves L* by < 0.01 (near black 1e-6 would already move it 0.001).
+LINEAR_RANGE = (-1e-6, 1.0 + 2e-4)
+WHITE = xyz_tristimulus_values(illuminant="D65", observer="2")  # scikit-image's Lab reference white
 
 
 def rgb_to_lab(rgb):
@@ -93,3 +98,52 @@ def describe_channels(lab):
     return "\n".join(
         f"{name} : min={lab[..., i].min():.4f}, max={lab[..., i].max():.4f}" for i, name in enumerate("Lab")
     )
+
+
+def in_gamut(lab):
+    """True where a natural-unit Lab colour (..., 3) is an sRGB colour, so needs no clipping.
+
+    The CIE formulas of scikit-image's ``lab2xyz``, without its clipping of z, then its XYZ to
+    linear sRGB matrix: a colour is in gamut when its linear R, G and B lie in [0, 1]. In float32,
+    a channel at a time: this runs at every bisection step of :func:`fit_to_gamut`.
+    """
+    lab = np.asarray(lab, dtype=np.float32)
+    fy = (lab[..., 0] + 16.0) / 116.0
+    xyz = [xyz_from_f(fy + lab[..., 1] / 500.0) * WHITE[0], xyz_from_f(fy),
+           xyz_from_f(fy - lab[..., 2] / 200.0) * WHITE[2]]
+    inside = np.ones(lab.shape[:-1], dtype=bool)
+    for row in rgb_from_xyz.astype(np.float32):
+        linear = row[0] * xyz[0] + row[1] * xyz[1] + row[2] * xyz[2]
+        inside &= (linear >= LINEAR_RANGE[0]) & (linear <= LINEAR_RANGE[1])
+    return inside
+
+
+def xyz_from_f(f):
+    """The inverse of CIE Lab's f: a cube above 6/29, a line below."""
+    return np.where(f > 6.0 / 29.0, f * f * f, (f - 4.0 / 29.0) * (3.0 * (6.0 / 29.0) ** 2))
+
+
+def fit_to_gamut(lab, steps=12):
+    """Shrink the chroma of out-of-gamut colours until they fit, keeping L* and hue.
+
+    Clipping R, G and B (what ``lab2rgb`` does) changes the lightness of a bright or dark pixel
+    given a strong colour; shrinking a*b* towards grey instead keeps every pixel's L*, hence the
+    photo's detail. A bisection on the scale of a*b*, on the out-of-gamut pixels only.
+
+    Parameters
+    ----------
+    lab : ndarray, shape (..., 3)
+        Natural units, L* in [0, 100].
+    steps : int
+        Bisection steps: the chroma found is within 2**-steps of the largest that fits.
+    """
+    shape = np.shape(lab)
+    lab = np.array(lab, dtype=np.float64).reshape(-1, 3)
+    out = np.flatnonzero(~in_gamut(lab))
+    low, high = np.zeros(len(out)), np.ones(len(out))  # scales known to fit / not to fit
+    for _ in range(steps):
+        middle = (low + high) / 2
+        fits = in_gamut(np.column_stack([lab[out, :1], lab[out, 1:] * middle[:, None]]))
+        low, high = np.where(fits, middle, low), np.where(fits, high, middle)
+    lab[out, 1:] *= low[:, None]
+    return lab.reshape(shape)

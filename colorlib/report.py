@@ -11,6 +11,9 @@ import shutil
 import time
 from pathlib import Path
 
+from colorlib.evaluation import describe_shipped
+from colorlib.study import STUDY_FILE, describe_study, study_table
+
 NOTEBOOKS = (
     "01_data_and_lab",
     "02_preprocessing",
@@ -18,13 +21,28 @@ NOTEBOOKS = (
     "04_train_gan",
     "05_ssim_analysis",
     "06_colorize_your_photos",
+    "07_what_makes_colour_appear",
 )
+# What each notebook teaches, one line each, for the front page.
+LESSONS = {
+    "01_data_and_lab": "where the photos come from, the train / validation split, and the L*, a*, b* channels",
+    "02_preprocessing": "contrast stretching and equalisation, and what each does to L*",
+    "03_pretrain_generator": "the U-Net generator and its pretraining, loss curves and first colours",
+    "04_train_gan": "the PatchGAN discriminator, the pix2pix objective, and what the GAN adds",
+    "05_ssim_analysis": "why SSIM cannot see colour, colour-aware scores against grey, and the colorizer shipped",
+    "06_colorize_your_photos": "colorizing any photo at full resolution: colour from the model, lightness from the photo",
+    "07_what_makes_colour_appear": "the levers (encoder, loss, photos, GAN) measured side by side for the same budget",
+}
 # Small files of the run copied beside the notebooks (split.json stays: it holds this machine's paths).
 RUN_PRODUCTS = ("data_manifest.csv", "pretrain_history.json", "gan_history.json", "metrics.json", "per_image.csv",
-                "gray_fake_real.png", "before_after.png")
+                "study.json", "gray_fake_real.png", "comparison.png", "before_after.png")
 HEADLINE_METRICS = ("ssim", "ciede2000", "auc")
 COLOUR_METRICS = ("ciede2000", "auc")  # where colour is measured: a generator must beat grey on both
 RESULTS_MARKERS = ("<!-- results: written by make all -->", "<!-- end of results -->")
+FIGURES = (("comparison.png", "The first validation photos: grey input, the L1 generator, the GAN, the shipped "
+                              "colorizer, and the truth (notebook 05)"),
+           ("before_after.png", "Photos the course never saw, colorized at full resolution by the shipped colorizer "
+                                "(notebook 06)"))
 
 
 class NotebookFailed(RuntimeError):
@@ -66,8 +84,7 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
     parameters = notebook_parameters(profile, run_dir, data, notebooks_dir)
     if overrides:
         # Folders given on the make line are relative to where make runs; the notebooks run in theirs.
-        parameters["overrides"] = {k: os.path.relpath(v, notebooks_dir) if isinstance(v, str) and Path(v).is_dir()
-                                   else v for k, v in overrides.items()}
+        parameters["overrides"] = {k: relative_folders(v, notebooks_dir) for k, v in overrides.items()}
     timings = {}
     for name in notebooks:
         log(f"running {name} ...")
@@ -93,11 +110,21 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
            "data": data_counts(run_dir), "environment": {**environment(), "weights": starting_weights(run_dir)}}
     (out_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
     metrics = json.loads((out_dir / "metrics.json").read_text()) if (out_dir / "metrics.json").is_file() else None
-    (out_dir / "index.html").write_text(index_page(run, metrics, (out_dir / "before_after.png").is_file()))
+    (out_dir / "index.html").write_text(index_page(run, metrics, out_dir))
     (out_dir / "README.md").write_text(summary_page(run, metrics, out_dir))
     if readme and metrics:
         update_readme(readme, out_dir, run, metrics)
     return run
+
+
+def relative_folders(value, start):
+    """A value naming folders (one, or several separated by commas) with each made relative to start; others unchanged."""
+    if not isinstance(value, str) or not value:
+        return value
+    parts = value.split(",")
+    if not all(Path(part).is_dir() for part in parts):
+        return value
+    return ",".join(os.path.relpath(part, start) for part in parts)
 
 
 def update_readme(readme, out_dir, run, metrics):
@@ -112,8 +139,11 @@ def update_readme(readme, out_dir, run, metrics):
                f"On {metrics['n_images']} validation photos at {metrics['size']} px, means with 95% intervals "
                "and each model's paired difference from the grey baseline (no colour at all):", "",
                *headline_rows(metrics), "", colour_verdict(metrics), "", *calibration_lines(metrics)]
-    if (out_dir / "before_after.png").is_file():
-        section += [f"![Photos colorized at full resolution]({folder}/before_after.png)", ""]
+    if metrics.get("shipped"):
+        section += [describe_shipped(metrics), ""]
+    for figure, caption in FIGURES:
+        if (out_dir / figure).is_file():
+            section += [f"![{caption}]({folder}/{figure})", ""]
     section += [f"The whole report: [{folder}/README.md]({folder}/README.md), with every notebook executed.", "", end]
     before, rest = text.split(start, 1)
     readme.write_text(before + "\n".join(section) + rest.split(end, 1)[1])
@@ -303,10 +333,18 @@ def summary_page(run, metrics, out_dir):
                   *calibration_lines(metrics),
                   "All metrics and the conclusions drawn from them: [notebook 05](05_ssim_analysis.ipynb); "
                   "every number: [metrics.json](metrics.json), [per_image.csv](per_image.csv).", ""]
-    for figure, caption in (("before_after.png", "Package photos colorized at full resolution (notebook 06)"),
-                            ("gray_fake_real.png", "Validation photos: Gray / Fake / Real (notebook 04)")):
+    if metrics and metrics.get("shipped"):
+        lines += [describe_shipped(metrics), ""]
+    for figure, caption in FIGURES:
         if (Path(out_dir) / figure).is_file():
             lines += [f"![{caption}]({figure})", "", f"*{caption}.*", ""]
+    if (Path(out_dir) / STUDY_FILE).is_file():
+        study = json.loads((Path(out_dir) / STUDY_FILE).read_text())
+        lines += ["## What makes colour appear (notebook 07)", "",
+                  f"Each lever trained from scratch for {study['images']:,} training images, scored on the same "
+                  f"{study['n_val']} validation photos at {study['size']} px; differences from grey with 95% paired "
+                  "intervals, bold where they exclude zero on the better side.", "", study_table(study), "",
+                  describe_study(study), ""]
     if run["data"]:
         data = run["data"]
         excluded = ", ".join(f"{n} {reason}" for reason, n in data["excluded"].items()) or "none"
@@ -323,31 +361,48 @@ def summary_page(run, metrics, out_dir):
     return "\n".join(lines)
 
 
-def index_page(run, metrics=None, with_figure=False):
-    """The report's index: the run's parameters, and a link and wall time per notebook."""
-    rows = "\n".join(
-        f'<tr><td><a href="{name}.html">{name}</a></td><td>{seconds:.0f} s</td></tr>'
-        for name, seconds in run["wall_time_s"].items()
-    )
-    parameters = html.escape(json.dumps(run["parameters"], indent=2))
-    env = html.escape(json.dumps(run["environment"], indent=2))
-    results = (f"<h2>Validation results ({metrics['n_images']} photos)</h2>{headline_html(metrics)}"
-               '<p>Details: <a href="05_ssim_analysis.html">05 · SSIM analysis</a>.</p>') if metrics else ""
-    figure = '<p><img src="before_after.png" style="max-width:100%" alt="colorized photos"></p>' if with_figure else ""
+def index_page(run, metrics=None, out_dir=None):
+    """The report's front page: what the course is, the headline table, the figures, the notebooks, the machine."""
+    total = sum(run["wall_time_s"].values())
+    lessons = "\n".join(
+        f'<tr><td><a href="{name}.html">{name[:2]} · {html.escape(name[3:].replace("_", " "))}</a></td>'
+        f'<td>{html.escape(LESSONS.get(name, ""))}</td><td>{seconds / 60:.1f} min</td></tr>'
+        for name, seconds in run["wall_time_s"].items())
+    results = ""
+    if metrics:
+        shipped = metrics.get("shipped")
+        results = (f"<h2>Validation results ({metrics['n_images']} photos at {metrics['size']} px)</h2>"
+                   f"<p>Means with 95% intervals, and each model's paired difference from grey (no colour at "
+                   f"all). {html.escape(colour_verdict(metrics))}"
+                   + (f" The colorizer shipped to notebook 06: <b>{html.escape(shipped)}</b>." if shipped else "")
+                   + f"</p>{headline_html(metrics)}"
+                   '<p>Details: <a href="05_ssim_analysis.html">05 · SSIM analysis</a>.</p>')
+    figures = ""
+    for figure, caption in FIGURES:
+        if out_dir is not None and (Path(out_dir) / figure).is_file():
+            figures += (f'<figure><img src="{figure}" alt="{html.escape(caption)}">'
+                        f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    env = run["environment"]
+    machine = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in env.items())
     return f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Automatic image colorization: report</title>
-<style>body{{font-family:sans-serif;max-width:50em;margin:2em auto}}td{{padding:.2em 1em}}</style>
+<html><head><meta charset="utf-8"><title>Automatic image colorization: a reproducible course</title>
+<style>body{{font-family:sans-serif;max-width:75em;margin:2em auto;padding:0 1em;line-height:1.4}}
+td,th{{padding:.25em .8em;vertical-align:top;text-align:left}}table{{border-collapse:collapse}}
+tr:nth-child(even){{background:#f4f4f4}}img{{max-width:100%}}figure{{margin:1.5em 0}}
+figcaption{{font-style:italic;color:#444}}</style>
 </head><body>
-<h1>Automatic image colorization: report</h1>
-<p>Each notebook of the course, executed by <code>make all</code> with these parameters.</p>
-<pre>{parameters}</pre>
+<h1>Automatic image colorization: a reproducible course</h1>
+<p>Give a network the lightness of a photo and let it paint in the colours. This course rebuilds a
+published capstone step by step: the Lab colour space (predict a*b* from L*), a U-Net generator
+pretrained on its own, then a pix2pix conditional GAN, scored beside the baseline that paints no
+colour at all. Every number and figure below was computed by the run that wrote this page:
+<code>{html.escape(run["make_line"])}</code>, in {total / 60:.1f} minutes.</p>
 {results}
-{figure}
-<table><tr><th>notebook</th><th>wall time</th></tr>
-{rows}
-<tr><td>total</td><td>{sum(run["wall_time_s"].values()):.0f} s</td></tr></table>
-<h2>Environment</h2><pre>{env}</pre>
+{figures}
+<h2>The notebooks</h2>
+<table><tr><th>notebook</th><th>what it teaches</th><th>wall time</th></tr>
+{lessons}
+</table>
+<h2>The machine</h2><table>{machine}</table>
 </body></html>
 """
-
-

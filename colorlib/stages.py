@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import hashlib
 import os
+import random
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -19,7 +20,7 @@ from colorlib.dataset import ColorizationDataset, LabTensorDataset
 from colorlib.distributed import barrier, init_processes, unwrap, wrap
 from colorlib.images import scan_images
 from colorlib.metrics import score_images
-from colorlib.models import PatchDiscriminator, build_generator
+from colorlib.models import PatchDiscriminator, build_generator, encoder_of, freeze_encoder_norms
 from colorlib.plots import show_gray_fake_real
 from colorlib.predict import predict_ab
 from colorlib.runtime import pick_device, resolve_precision, seed_everything
@@ -69,7 +70,8 @@ def make_split(config, run_dir, log=print):
     Every file is checked once (:func:`colorlib.images.scan_images`): unreadable, too small,
     greyscale and near-colourless photos are set aside and counted, and a photo stored twice
     is kept once, so it can never land on both sides of the split. Photos from
-    ``config.extra_train_data`` only ever join the training side.
+    ``config.extra_train_data`` (one folder, or several separated by commas) only ever join the
+    training side.
     """
     source = resolve_data(config.data)
     log(f"source: {source.name} ({source.reason})")
@@ -84,7 +86,9 @@ def make_split(config, run_dir, log=print):
     train, val = [str(p) for p in train], [str(p) for p in val]
     counts = scan.counts()
     if config.extra_train_data:
-        extra = scan_images([p.resolve() for p in list_images(config.extra_train_data)], min_side=config.photo_size)
+        folders = [folder for folder in config.extra_train_data.split(",") if folder.strip()]
+        extra = scan_images([p.resolve() for folder in folders for p in list_images(folder.strip())],
+                            min_side=config.photo_size)
         extra_digests = {p: file_digest(p) for p in extra.kept}
         train += unique_by_content(extra_digests, extra, seen=set(digests.values()))
         digests.update(extra_digests)
@@ -145,6 +149,22 @@ def lab_tensors(paths, split, config):
     return cache.stack(paths, [split.digests.get(str(p)) for p in paths])
 
 
+def training_subset(split, n, seed):
+    """The split with n of its training photos, drawn at random with the seed (all of them when n is 0 or more)."""
+    if not n or n >= len(split.train):
+        return split
+    chosen = sorted(random.Random(seed).sample(range(len(split.train)), n))
+    return dataclasses.replace(split, train=[split.train[i] for i in chosen])
+
+
+def training_ab(dataset, limit=4096):
+    """The ab of up to ``limit`` training photos (a fixed spread of them), as (N, 2, S, S) float32."""
+    indices = range(0, len(dataset), max(1, len(dataset) // limit))
+    if isinstance(dataset, LabTensorDataset):
+        return dataset.lab[list(indices), 1:].float()
+    return torch.stack([dataset[i]["ab"] for i in indices])
+
+
 def datasets(split, config):
     """Training and validation datasets of a split: cached Lab tensors, or decoded each time.
 
@@ -184,7 +204,8 @@ def prepare(module, config, device, processes):
 def new_generator(config, verbose=True):
     """A freshly initialised generator, seeded by the config; returns (generator, weights used)."""
     seed_everything(config.seed)
-    return build_generator(config.size, config.imagenet_weights, verbose=verbose)
+    return build_generator(config.size, config.imagenet_weights, verbose, config.encoder, config.head,
+                           config.temperature)
 
 
 def pretrain(generator, split, config, run_dir, weights="random", log=print):
@@ -194,9 +215,16 @@ def pretrain(generator, split, config, run_dir, weights="random", log=print):
     """
     seed_everything(config.seed)
     device, precision, processes = runtime(config)
+    train_set = datasets(split, config)[0]
+    if config.head == "classification":
+        generator.fit_prior(training_ab(train_set), config.rebalance)
+    if config.freeze_encoder_bn:
+        generator = freeze_encoder_norms(generator)
+    encoder = encoder_of(generator)
     generator = prepare(generator, config, device, processes)
-    trainer = L1Pretrainer(generator, config.pretrain_lr, precision, config.micro_batches, config.pretrain_schedule)
-    history = fit(trainer, datasets(split, config)[0], config.pretrain_epochs, config, device,
+    trainer = L1Pretrainer(generator, config.pretrain_lr, precision, config.micro_batches, config.pretrain_schedule,
+                           loss=config.head, encoder=encoder, encoder_lr=config.pretrain_lr * config.encoder_lr_scale)
+    history = fit(trainer, train_set, config.pretrain_epochs, config, device,
                   Path(run_dir) / PRETRAINED_FILE, "pretrain", processes, log=log,
                   extra_state={"weights": weights}, fingerprint=training_photos(split))
     if processes.is_main:
@@ -212,7 +240,9 @@ def load_generator(checkpoint, device="cpu"):
     """
     state = load_checkpoint(checkpoint)
     config = Config(**state["config"])
-    generator, _ = build_generator(config.size, imagenet_weights="never", verbose=False)
+    generator, _ = build_generator(config.size, "never", False, config.encoder, config.head, config.temperature)
+    if config.freeze_encoder_bn:
+        generator = freeze_encoder_norms(generator)
     generator.load_state_dict(state["generator"])
     generator.chroma_scale = float(state.get("chroma_scale", 1.0))
     return generator.to(device), state
@@ -221,7 +251,8 @@ def load_generator(checkpoint, device="cpu"):
 def train_gan(split, config, run_dir, show=None, log=print):
     """Train the conditional GAN from the pretrained generator; checkpoint each epoch.
 
-    After every epoch the capstone's SSIM is measured on ``config.ssim_images`` validation
+    With ``config.gan_photos`` the GAN trains on that many of the training photos, drawn at
+    random. After every epoch the capstone's SSIM is measured on ``config.ssim_images`` validation
     images and added to the history. Every ``config.display_every`` steps (0: never) the
     Gray / Fake / Real figure of the current batch is passed to ``show`` (e.g. IPython's
     ``display``), as the capstone displayed it.
@@ -248,6 +279,7 @@ def train_gan(split, config, run_dir, show=None, log=print):
             show(figure)
             plt.close(figure)
 
+    split = training_subset(split, config.gan_photos, config.seed)
     history = fit(gan, datasets(split, config)[0], config.gan_epochs, config, device,
                   Path(run_dir) / GAN_FILE, "gan", processes, on_epoch_end=validation_ssim,
                   on_step=show_progress if processes.is_main else None, log=log,

@@ -28,7 +28,7 @@ GAN_LOSSES = ("D_fake", "D_real", "D", "G_GAN", "G_L1", "G")
 # Config fields that may change between a run and its resumption: they do not change what
 # the finished epochs computed.
 RESUMABLE_CHANGES = {"profile", "pretrain_epochs", "gan_epochs", "display_every", "device",
-                     "num_workers", "cache_dir", "ssim_images", "resume", "progress"}
+                     "num_workers", "cache_dir", "ssim_images", "resume", "progress", "study_images"}
 
 
 class LossMeters:
@@ -62,9 +62,22 @@ def sync_on_last(module, is_last):
 
 
 def adam(parameters, lr, betas=(0.9, 0.999)):
-    """Adam, fused into one kernel per step on CUDA (on this course's CPUs the fused kernel measured slower)."""
+    """Adam, fused into one kernel per step on CUDA (on this course's CPUs the fused kernel measured slower).
+
+    ``parameters`` are tensors or optimiser groups (dicts with ``"params"``).
+    """
     parameters = list(parameters)
-    return torch.optim.Adam(parameters, lr=lr, betas=betas, fused=parameters[0].device.type == "cuda")
+    first = parameters[0]["params"][0] if isinstance(parameters[0], dict) else parameters[0]
+    return torch.optim.Adam(parameters, lr=lr, betas=betas, fused=first.device.type == "cuda")
+
+
+def parameter_groups(module, lr, part=None, part_lr=None):
+    """The module's parameters as optimiser groups: ``part``'s at ``part_lr``, the others at ``lr``."""
+    if part is None or part_lr is None:
+        return [{"params": list(module.parameters()), "lr": lr}]
+    inside = {id(p) for p in part.parameters()}
+    return [{"params": [p for p in module.parameters() if id(p) not in inside], "lr": lr},
+            {"params": [p for p in module.parameters() if id(p) in inside], "lr": part_lr}]
 
 
 SCHEDULES = ("constant", "one_cycle")
@@ -130,14 +143,26 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
 
 
-class L1Pretrainer(Trainer):
-    """Pretrains the generator to predict ab from L with an L1 loss and Adam (peak rate ``lr`` under a schedule)."""
+PRETRAIN_LOSSES = {"regression": "L1", "classification": "cross_entropy"}  # the name of each head's loss
 
-    def __init__(self, generator, lr=1e-4, precision="fp32", micro_batches=1, schedule="constant"):
+
+class L1Pretrainer(Trainer):
+    """Pretrains the generator to predict ab from L with Adam (peak rate ``lr`` under a schedule).
+
+    The loss is L1 on the predicted ab (the capstone's), or with ``loss="classification"`` the
+    generator's own: called as ``generator(L, ab)`` it returns its loss (a classification
+    head, :class:`colorlib.bins.BinnedColour`), through DDP's forward like any call.
+    ``encoder_lr`` gives the parameters in ``encoder`` their own peak rate (fine-tuning
+    ImageNet features more gently than the fresh decoder learns).
+    """
+
+    def __init__(self, generator, lr=1e-4, precision="fp32", micro_batches=1, schedule="constant",
+                 loss="regression", encoder=None, encoder_lr=None):
         device_type = next(generator.parameters()).device.type
         super().__init__(precision, micro_batches, device_type, schedule)
         self.generator = generator
-        self.optimizer = adam(generator.parameters(), lr)
+        self.loss = loss
+        self.optimizer = adam(parameter_groups(generator, lr, encoder, encoder_lr), lr)
         self.criterion = nn.L1Loss()
 
     def modules(self):
@@ -152,13 +177,18 @@ class L1Pretrainer(Trainer):
         total = 0.0
         for i, (L_part, ab_part) in enumerate(chunks):
             with autocast(L.device, self.precision):
-                fake = self.generator(L_part)
-            loss = self.criterion(fake.float(), ab_part) / len(chunks)  # losses in fp32
+                if self.loss == "classification":
+                    loss = self.generator(L_part, ab_part).float()
+                else:
+                    fake = self.generator(L_part)
+            if self.loss != "classification":
+                loss = self.criterion(fake.float(), ab_part)  # losses in fp32
+            loss = loss / len(chunks)
             self.backward(loss, self.generator, i == len(chunks) - 1)
             total += loss.detach()
         self.step(self.optimizer)
         self.scaler.update()
-        return {"L1": total}
+        return {PRETRAIN_LOSSES[self.loss]: total}
 
 
 class ColorizationGAN(Trainer):

@@ -16,6 +16,7 @@ from colorlib.evaluation import (
     evaluate_command,
     evaluate_generators,
     mean_ab_baseline,
+    shipped_row,
 )
 from colorlib.metrics import HIGHER_IS_BETTER, mean_ciede2000
 from colorlib.models import build_generator
@@ -176,3 +177,29 @@ def test_a_generator_sees_images_at_its_training_size(tmp_path):
     np.testing.assert_allclose(scores["model"]["ciede2000"],
                                [mean_ciede2000(batch["L"][i].numpy(), direct[i].numpy(), ab_true[i].numpy())
                                 for i in range(2)], rtol=1e-5)
+
+
+def _summary(rows, truth=40.0):
+    """A metrics.json summary: {row: (ciede2000 difference interval, auc difference interval, colourfulness)}."""
+    summary = {"grey": {"colourfulness": {"mean": 0.0}, "colourfulness_gap": {"mean": -truth}}}
+    for name, (ciede, auc, colour) in rows.items():
+        summary[name] = {"ciede2000": {"difference_low": ciede[0], "difference_high": ciede[1]},
+                         "auc": {"difference_low": auc[0], "difference_high": auc[1]},
+                         "colourfulness": {"mean": colour}}
+    return {"summary": summary, "calibration": {"chosen": {"pretrained": 0.5, "gan": 0.0}}}
+
+
+def test_the_shipped_row_is_the_most_colourful_that_beats_grey_honestly():
+    better, unclear, worse = (-0.5, -0.1), (-0.2, 0.2), (0.1, 0.5)
+    auc_better, auc_unclear = (0.001, 0.01), (-0.01, 0.01)
+    rows = {"pretrained": (better, auc_better, 21.0), "gan": (unclear, auc_better, 30.0),
+            "pretrained_calibrated": (better, auc_better, 10.0), "gan_calibrated": (better, auc_better, 0.0)}
+    # The GAN does not lose on CIEDE2000 and is the most colourful; the calibrated rows are too
+    # grey, and a scale of 0 does not compete at all.
+    assert shipped_row(_summary(rows)) == ("gan", True)
+    assert shipped_row(_summary({**rows, "gan": (worse, auc_better, 30.0)})) == ("pretrained", True)
+    # Below half the photos' colourfulness nothing qualifies: then the most colourful row that
+    # does not lose on AuC, said to miss the rule.
+    grey_rows = {"pretrained": (better, auc_better, 12.0), "gan": (worse, auc_unclear, 19.0)}
+    assert shipped_row(_summary(grey_rows)) == ("gan", False)
+    assert shipped_row({"summary": {"grey": {}}}) is None

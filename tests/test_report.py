@@ -59,10 +59,15 @@ def test_a_failing_notebook_stops_the_report_and_is_named(tmp_path):
     assert not (notebooks / "ran.txt").exists()
 
 
-def test_index_page_lists_times():
-    page = index_page({"parameters": {"profile": "cpu"}, "wall_time_s": {"01": 12.0, "02": 3.0},
-                       "environment": {"torch": "x"}})
-    assert "15 s" in page and "&quot;profile&quot;: &quot;cpu&quot;" in page
+def test_index_page_is_a_front_page_without_json(tmp_path):
+    (tmp_path / "comparison.png").write_bytes(b"png")
+    page = index_page({"parameters": {"profile": "cpu"}, "make_line": "make all PROFILE=cpu",
+                       "wall_time_s": {"01_data_and_lab": 60.0, "05_ssim_analysis": 30.0},
+                       "environment": {"torch": "x"}}, out_dir=tmp_path)
+    assert "1.5 minutes" in page and "make all PROFILE=cpu" in page
+    assert 'href="01_data_and_lab.html"' in page and "the L*, a*, b* channels" in page
+    assert '<img src="comparison.png"' in page and "before_after.png" not in page
+    assert "{" not in page.split("</style>")[1]  # no JSON dump
 
 
 def test_readme_results_section_is_rewritten_from_the_run(tmp_path):

@@ -1,0 +1,136 @@
+"""Colour as classification: a*b* quantised into bins, after Zhang, Isola and Efros (2016).
+
+Regressing a*b* with L1 predicts the median of every colour a region could have, and for most
+objects that is nearly grey. Predicting a distribution over quantised a*b* keeps each candidate
+colour; weighting rare colours up (class rebalancing) stops the many greyish pixels from
+dominating the loss; the annealed mean (a softmax sharpened by a temperature below 1) decodes one
+colour per pixel, vivid where the network is confident and smooth in space.
+"""
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from colorlib.lab import AB_SCALE, in_gamut
+
+GRID = 10.0  # side of a bin in a*b* units, as in the paper
+NEIGHBOURS = 5  # a true colour is spread over its 5 nearest bins...
+SIGMA = 5.0  # ...with Gaussian weights of this width (a*b* units)
+REBALANCE = 0.5  # weights are 1 / ((1 - REBALANCE) * prior + REBALANCE / bins)
+TEMPERATURE = 0.38  # of the annealed mean: the paper's choice between vivid and coherent
+
+
+def ab_bins(grid=GRID, limit=110.0):
+    """Centres of the a*b* grid cells that hold an sRGB colour at some lightness, natural units, (Q, 2).
+
+    With a 10-unit grid this gives a few hundred bins (the paper counts 313 with its gamut).
+    """
+    axis = np.arange(-limit, limit + grid / 2, grid)
+    a, b = np.meshgrid(axis, axis, indexing="ij")
+    centres = np.stack([a.ravel(), b.ravel()], axis=1)
+    lightness = np.linspace(1.0, 99.0, 50)
+    lab = np.concatenate([np.broadcast_to(lightness[:, None, None], (50, len(centres), 1)),
+                          np.broadcast_to(centres[None], (50, len(centres), 2))], axis=-1)
+    return centres[in_gamut(lab).any(axis=0)].astype(np.float32)
+
+
+def nearest_bins(ab, centres, k=NEIGHBOURS):
+    """Indices and squared distances of the k nearest bins of each pixel's ab, both (P, k).
+
+    ``ab`` is (N, 2, H, W) and ``centres`` (Q, 2), in the same units.
+    """
+    pixels = ab.permute(0, 2, 3, 1).reshape(-1, 2).float()
+    distances = torch.cdist(pixels, centres.float()) ** 2
+    squared, indices = distances.topk(k, dim=1, largest=False)
+    return indices, squared
+
+
+def soft_targets(squared, sigma):
+    """Gaussian weights of the nearest bins from their squared distances, summing to 1 per pixel."""
+    return torch.softmax(-squared / (2 * sigma**2), dim=1)
+
+
+def colour_prior(ab, centres, sigma, sample=4):
+    """How often each bin is the nearest to a training pixel, smoothed with a Gaussian in a*b*, (Q,).
+
+    Every ``sample``-th pixel in each direction of (N, 2, H, W) ``ab`` is counted.
+    """
+    indices, _ = nearest_bins(ab[:, :, ::sample, ::sample], centres, k=1)
+    counts = torch.bincount(indices[:, 0], minlength=len(centres)).double()
+    kernel = torch.exp(-torch.cdist(centres.double(), centres.double()) ** 2 / (2 * sigma**2))
+    prior = kernel @ (counts / counts.sum()) / kernel.sum(dim=1)
+    return (prior / prior.sum()).float()
+
+
+def rebalancing_weights(prior, rebalance=REBALANCE):
+    """Class weights from a colour prior: rare colours count more, (Q,).
+
+    The prior mixed with the uniform distribution (``rebalance`` of it), inverted, normalised so
+    that the expected weight of a training pixel is 1. ``rebalance=1`` weighs every colour alike.
+    """
+    prior = prior.double()
+    weights = 1.0 / ((1 - rebalance) * prior + rebalance / len(prior))
+    return (weights / (prior * weights).sum()).float()
+
+
+def annealed_mean(logits, centres, temperature=TEMPERATURE):
+    """Decode (N, Q, H, W) logits into (N, 2, H, W) ab: the mean of the softmax at a temperature."""
+    probabilities = torch.softmax(logits.float() / temperature, dim=1)
+    return torch.einsum("nqhw,qc->nchw", probabilities, centres)
+
+
+class BinnedColour(nn.Module):
+    """A network scoring a*b* bins per pixel, seen from outside as a generator of ab.
+
+    ``forward`` returns normalised ab (the annealed mean), so evaluation, colorizing and the
+    GAN use it as any generator; :meth:`loss` is the classification loss its pretraining uses.
+
+    Parameters
+    ----------
+    net : nn.Module
+        Maps normalised L (N, 1, H, W) to (N, Q, H, W) logits, one per bin of :func:`ab_bins`.
+    """
+
+    def __init__(self, net, temperature=TEMPERATURE):
+        super().__init__()
+        self.net = net
+        self.temperature = temperature
+        self.register_buffer("centres", torch.from_numpy(ab_bins()) / AB_SCALE)  # normalised ab
+        # Set from the training photos by fit_prior: the class weights, and the prior's log added
+        # to the network's scores, so that a network whose last layer starts at zero starts by
+        # predicting the training photos' colour distribution.
+        self.register_buffer("weights", torch.ones(len(self.centres)))
+        self.register_buffer("log_prior", torch.zeros(len(self.centres)))
+
+    @staticmethod
+    def bin_count():
+        return len(ab_bins())
+
+    @property
+    def sigma(self):
+        return SIGMA / AB_SCALE
+
+    def fit_prior(self, ab, rebalance=REBALANCE):
+        """Set the prior and the class weights from training images' normalised ab, (N, 2, H, W)."""
+        prior = colour_prior(ab.float(), self.centres, self.sigma)
+        self.log_prior.copy_(prior.clamp_min(1e-8).log())
+        self.weights.copy_(rebalancing_weights(prior, rebalance))
+
+    def scores(self, L):
+        """Per-pixel scores (logits) of the bins, (N, Q, H, W)."""
+        return self.net(L).float() + self.log_prior.view(1, -1, 1, 1)
+
+    def forward(self, L, ab=None):
+        """Normalised ab for L; given the true ``ab`` instead, the classification loss (:meth:`loss`)."""
+        if ab is not None:
+            return self.loss(L, ab)
+        return annealed_mean(self.scores(L), self.centres, self.temperature)
+
+    def loss(self, L, ab):
+        """Cross-entropy with soft targets on the nearest bins, each pixel weighted by its colour's rarity."""
+        log_p = F.log_softmax(self.scores(L), dim=1)
+        log_p = log_p.permute(0, 2, 3, 1).reshape(-1, log_p.shape[1])
+        indices, squared = nearest_bins(ab, self.centres)
+        targets = soft_targets(squared, self.sigma)
+        per_pixel = -(targets * log_p.gather(1, indices)).sum(dim=1)
+        return (self.weights[indices[:, 0]] * per_pixel).mean()

