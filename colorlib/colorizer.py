@@ -273,8 +273,13 @@ def show_before_after(results, size=2.2):
     titles = [name for name in results] + [""] * (2 * len(results))
     fig = show_images(images, titles, ncols=len(results), size=size)
     for row, label in enumerate(rows):
-        fig.axes[row * len(results)].text(-0.08, 0.5, label, rotation=90, fontsize=12, ha="right", va="center",
-                                          transform=fig.axes[row * len(results)].transAxes)
+        ax = fig.axes[row * len(results)]
+        ax.axis("on")  # a y-label needs the axis; its ticks and frame stay hidden
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.spines[:].set_visible(False)
+        ax.set_ylabel(label, fontsize=12)
+    fig.tight_layout()
     return fig
 
 

@@ -464,14 +464,15 @@ def show_validation_examples(indices, split, config, generators, scores, model, 
 
 
 def show_run_comparison(split, config, run_dir, n=6):
-    """The run's first n validation photos: Gray / L1 / GAN / shipped / Real, as far as the run has them.
+    """The run's first n validation photos: Gray / pretrained / GAN / shipped / Real, as far as the run has them.
 
     The photos are the first of the split, not chosen for the figure. The shipped row
     (:func:`shipped_row`) appears once notebook 05 has evaluated the run.
     """
     generators = run_generators(run_dir)
     batch = next(iter(_batches(split.val[:n], config.photo_size, n)))
-    labels = {"pretrained": "L1 (pretrained)", "gan": "GAN"}
+    labels = {"pretrained": "pretrained, " + ("L1" if config.head == "regression" else "classification"),
+              "gan": "GAN"}
     predictions = {labels[name]: generator_ab(generator, batch["L"]) for name, generator in generators.items()}
     shipped = shipped_generator(run_dir)
     if shipped and shipped[0] in generators:
