@@ -410,9 +410,13 @@ def plan_outputs(inputs, out_dir):
         else:
             failed[str(given)] = f"{given}: no such file or folder"
     planned = []
+    sources = [source for source, _ in jobs]
     for source, target in jobs:
-        if target.resolve() == source.resolve():
-            failed[str(source)] = f"{source}: the output would overwrite it; choose another output folder"
+        if target.is_symlink():
+            failed[str(source)] = f"{source}: the output {target} is a link; outputs are never written through links"
+        elif any(same_file(target, other) for other in sources):
+            failed[str(source)] = (f"{source}: the output {target} is one of the inputs; it is never written over: "
+                                   "choose another output folder")
         elif target.resolve() in targets:
             failed[str(source)] = f"{source}: an earlier input has the same output name {target.name}"
         else:
@@ -421,11 +425,28 @@ def plan_outputs(inputs, out_dir):
     return planned, failed
 
 
+def same_file(a, b):
+    """True when two paths name one file: the same path, a link to it, or a hard link (os.path.samefile)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
+
+
 def save_like_source(image, target):
-    """Save in the format the file name says (JPEG stays JPEG), at high quality for lossy formats."""
+    """Save in the format the file name says (JPEG stays JPEG), at high quality for lossy formats.
+
+    Written to a temporary file beside the target, then renamed onto it: an interrupted save
+    never leaves half a file, and a hard link to the old target keeps the old content.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     file_format = Image.registered_extensions().get(target.suffix.lower())
-    image.save(target, file_format, **SAVE_OPTIONS.get(file_format, {}))
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        image.save(tmp, file_format, **SAVE_OPTIONS.get(file_format, {}))
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def summarize_files(written, failed, out_dir):

@@ -1,5 +1,7 @@
 """Colorizing photos at full resolution: every kind of input, kept lightness, exports, the command."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -273,8 +275,31 @@ def test_command_keeps_going_past_missing_inputs_and_never_overwrites_them(tmp_p
     assert "gone.png: no such file or folder" in capsys.readouterr().err
     before = (tmp_path / "photo.png").read_bytes()
     assert command(tmp_path / "photo.png", "-o", tmp_path, "--checkpoint", checkpoint) == 1
-    assert "would overwrite it" in capsys.readouterr().err
+    assert "is one of the inputs; it is never written over" in capsys.readouterr().err
     assert (tmp_path / "photo.png").read_bytes() == before
+
+
+def test_command_never_writes_over_another_input_nor_through_a_link(tmp_path, checkpoint, capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    colour_photo(seed=1).save(tmp_path / "a" / "x.png")
+    colour_photo(seed=2).save(tmp_path / "b" / "x.png")
+    kept = (tmp_path / "b" / "x.png").read_bytes()
+    # a/x.png would land on b/x.png, itself an input: refused, b/x.png byte-identical.
+    assert command(tmp_path / "a" / "x.png", tmp_path / "b" / "x.png", "-o", tmp_path / "b",
+                   "--checkpoint", checkpoint) == 1
+    assert "is one of the inputs" in capsys.readouterr().err
+    assert (tmp_path / "b" / "x.png").read_bytes() == kept
+    # An output name that is a symlink, or a hard link to an input, is never written through.
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "x.png").symlink_to(tmp_path / "b" / "x.png")
+    assert command(tmp_path / "a" / "x.png", "-o", tmp_path / "out", "--checkpoint", checkpoint) == 1
+    assert "is a link" in capsys.readouterr().err and (tmp_path / "b" / "x.png").read_bytes() == kept
+    (tmp_path / "hard").mkdir()
+    os.link(tmp_path / "a" / "x.png", tmp_path / "hard" / "x.png")
+    source = (tmp_path / "a" / "x.png").read_bytes()
+    assert command(tmp_path / "a" / "x.png", "-o", tmp_path / "hard", "--checkpoint", checkpoint) == 1
+    assert (tmp_path / "a" / "x.png").read_bytes() == source
 
 
 def test_command_succeeds_with_exit_code_zero(tmp_path, checkpoint, capsys):
