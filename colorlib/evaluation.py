@@ -496,7 +496,8 @@ def describe_shipped(metrics, share=COLOUR_SHARE):
         "is the most colourful row that does not lose to grey on AuC: **no row meets the rule in this run**")
     return (f"The run ships **{row}**, chosen as {rule}. It {verdict}. Its colourfulness is {colour:.1f}, "
             f"{colour / truth:.0%} of the validation photos' own ({truth:.1f}); its CIEDE2000 is "
-            f"{summary['ciede2000']['mean']:.2f} against grey's {metrics['summary'][BASELINE]['ciede2000']['mean']:.2f} "
+            f"{summary['ciede2000']['mean']:.2f} against grey's "
+            f"{metrics['summary'][BASELINE]['ciede2000']['mean']:.2f} "
             f"({summary['ciede2000']['difference']:+.2f} [{summary['ciede2000']['difference_low']:+.2f}, "
             f"{summary['ciede2000']['difference_high']:+.2f}]) and its AuC {summary['auc']['mean']:.3f} against "
             f"{metrics['summary'][BASELINE]['auc']['mean']:.3f} ({summary['auc']['difference']:+.3f} "

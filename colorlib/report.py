@@ -30,7 +30,8 @@ LESSONS = {
     "03_pretrain_generator": "the U-Net generator and its pretraining, loss curves and first colours",
     "04_train_gan": "the PatchGAN discriminator, the pix2pix objective, and what the GAN adds",
     "05_ssim_analysis": "why SSIM cannot see colour, colour-aware scores against grey, and the colorizer shipped",
-    "06_colorize_your_photos": "colorizing any photo at full resolution: colour from the model, lightness from the photo",
+    "06_colorize_your_photos": "colorizing any photo at full resolution: colour from the model, lightness from "
+                               "the photo",
     "07_what_makes_colour_appear": "the levers (encoder, loss, photos, GAN) measured side by side for the same budget",
 }
 # Small files of the run copied beside the notebooks (split.json stays: it holds this machine's paths).
@@ -118,7 +119,7 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
 
 
 def relative_folders(value, start):
-    """A value naming folders (one, or several separated by commas) with each made relative to start; others unchanged."""
+    """A value naming folders (one, or several separated by commas), each made relative to start; others unchanged."""
     if not isinstance(value, str) or not value:
         return value
     parts = value.split(",")

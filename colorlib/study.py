@@ -142,7 +142,8 @@ def study_table(study, digits=2):
               "| colourfulness (photos: {:.1f}) |".format(study["photos_colourfulness"]))
     lines = [header, "| --- | --- | --- | --- | --- | --- |"]
     grey = study["summary"]["grey"]
-    lines.append(f"| grey (no colour) | - | - | {grey['ciede2000']['mean']:.{digits}f} | {grey['auc']['mean']:.3f} | 0 |")
+    lines.append(f"| grey (no colour) | - | - | {grey['ciede2000']['mean']:.{digits}f} "
+                 f"| {grey['auc']['mean']:.3f} | 0 |")
     for record in study["levers"]:
         row = study["summary"][record["lever"]]
         budget = f"{record['photos']:,} x {record['epochs']}" + (" + 1 GAN" if record["gan_epochs"] else "")

@@ -13,8 +13,7 @@ from colorlib.cli import main
 from colorlib.config import get_config
 from colorlib.evaluation import write_evaluation
 from colorlib.images import read_rgb
-from colorlib.lab import fit_to_gamut, in_gamut
-from colorlib.lab import lightness
+from colorlib.lab import fit_to_gamut, in_gamut, lightness
 from colorlib.models import build_generator
 from colorlib.predict import predict_ab
 from colorlib.train import save_checkpoint
@@ -229,7 +228,7 @@ def test_a_run_folder_gives_its_best_scored_then_its_gan_generator_else_trains_o
 
 
 def shipping_scores(colours, truth=40.0):
-    """Per-image scores of 20 photos where every generator beats grey on CIEDE2000 and AuC, with these colourfulnesses."""
+    """Scores of 20 photos where every generator beats grey on CIEDE2000 and AuC, with these colourfulnesses."""
     noise = np.random.default_rng(0).normal(0, 0.01, 20)
     return {model: {"ciede2000": 11.0 - (model != "grey") + noise, "auc": 0.88 + 0.01 * (model != "grey") + noise,
                     "colourfulness": colour + noise, "colourfulness_gap": colour - truth + noise}

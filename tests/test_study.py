@@ -13,7 +13,8 @@ def test_every_lever_sees_the_same_number_of_training_images():
     share_config, share_photos = lever_config(config, share, 1600, 10_000)
     assert (whole_photos, whole_config.pretrain_epochs) == (1600, 1)
     assert (share_photos, share_config.pretrain_epochs) == (229, 7)
-    assert whole_config.gan_epochs == 0 and lever_config(config, Lever("g", {}, gan=True), 1600, 10_000)[0].gan_epochs == 1
+    assert whole_config.gan_epochs == 0
+    assert lever_config(config, Lever("g", {}, gan=True), 1600, 10_000)[0].gan_epochs == 1
 
 
 def test_the_default_levers_start_from_the_capstone_and_end_with_the_runs_recipe():
