@@ -197,7 +197,7 @@ def test_files_that_are_not_generators_are_refused_by_name(tmp_path, export):
         assert "expected a colorlib training checkpoint" in str(error.value)
 
 
-def test_a_run_folder_gives_its_best_scored_then_its_gan_generator_else_trains_one(tmp_path):
+def test_a_run_folder_gives_its_shipped_then_its_gan_generator_else_trains_one(tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
     for seed in range(3):
