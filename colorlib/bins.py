@@ -83,7 +83,9 @@ class BinnedColour(nn.Module):
     """A network scoring a*b* bins per pixel, seen from outside as a generator of ab.
 
     ``forward`` returns normalised ab (the annealed mean), so evaluation, colorizing and the
-    GAN use it as any generator; :meth:`loss` is the classification loss its pretraining uses.
+    GAN use it as any generator; given the true ab too, it also returns :meth:`loss`, the
+    classification loss its pretraining (and the GAN, with ``gan_reconstruction="cross_entropy"``)
+    uses, from the same scores.
 
     Parameters
     ----------
@@ -121,14 +123,24 @@ class BinnedColour(nn.Module):
         return self.net(L).float() + self.log_prior.view(1, -1, 1, 1)
 
     def forward(self, L, ab=None):
-        """Normalised ab for L; given the true ``ab`` instead, the classification loss (:meth:`loss`)."""
-        if ab is not None:
-            return self.loss(L, ab)
-        return annealed_mean(self.scores(L), self.centres, self.temperature)
+        """Normalised ab for L; given the true ``ab`` too, ``(ab for L, classification loss)``.
+
+        One call scores the bins once for both, and goes through DistributedDataParallel's
+        forward when the module is wrapped in it.
+        """
+        scores = self.scores(L)
+        fake = annealed_mean(scores, self.centres, self.temperature)
+        if ab is None:
+            return fake
+        return fake, self.loss_of_scores(scores, ab)
 
     def loss(self, L, ab):
         """Cross-entropy with soft targets on the nearest bins, each pixel weighted by its colour's rarity."""
-        log_p = F.log_softmax(self.scores(L), dim=1)
+        return self.loss_of_scores(self.scores(L), ab)
+
+    def loss_of_scores(self, scores, ab):
+        """:meth:`loss` from the bins' scores, (N, Q, H, W), already computed."""
+        log_p = F.log_softmax(scores, dim=1)
         log_p = log_p.permute(0, 2, 3, 1).reshape(-1, log_p.shape[1])
         indices, squared = nearest_bins(ab, self.centres)
         targets = soft_targets(squared, self.sigma)

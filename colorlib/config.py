@@ -38,7 +38,9 @@ class Config:
     gan_lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
-    lambda_l1: float = 100.0
+    lambda_l1: float = 100.0  # weight of the GAN's L1 term (the capstone's)
+    gan_reconstruction: str = "l1"  # l1 (pix2pix's) | cross_entropy (a classification head's own loss)
+    lambda_cross_entropy: float = 1.0  # weight of the GAN's cross-entropy term, when it has one
     gan_mode: str = "vanilla"  # vanilla | lsgan
     precision: str = "auto"  # auto (bf16 where the device runs it fast) | bf16 | fp16 (CUDA) | fp32
     micro_batches: int = 1  # split each batch, accumulating gradients (less memory, same update)
@@ -59,6 +61,10 @@ class Config:
             raise ValueError(f"encoder must be 'resnet18' or 'efficientnet_lite0', got {self.encoder!r}")
         if self.head not in ("regression", "classification"):
             raise ValueError(f"head must be 'regression' or 'classification', got {self.head!r}")
+        if self.gan_reconstruction not in ("l1", "cross_entropy"):
+            raise ValueError(f"gan_reconstruction must be 'l1' or 'cross_entropy', got {self.gan_reconstruction!r}")
+        if self.gan_reconstruction == "cross_entropy" and self.head != "classification":
+            raise ValueError("gan_reconstruction='cross_entropy' needs head='classification' (its loss is the bins')")
         if self.pretrain_schedule not in ("constant", "one_cycle"):
             raise ValueError(f"pretrain_schedule must be 'constant' or 'one_cycle', got {self.pretrain_schedule!r}")
 
@@ -79,7 +85,7 @@ class Config:
 
     def describe(self):
         """One ``field = value`` line per field, for the top of a notebook."""
-        return "\n".join(f"{name:<17} = {value!r}" for name, value in self.asdict().items())
+        return "\n".join(f"{name:<20} = {value!r}" for name, value in self.asdict().items())
 
 
 PROFILES = {

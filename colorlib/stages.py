@@ -265,8 +265,9 @@ def train_gan(split, config, run_dir, show=None, log=print):
                            "finish it (rerun notebook 03) before training the GAN")
     generator = prepare(generator, config, device, processes)
     discriminator = prepare(PatchDiscriminator(), config, device, processes)
-    gan = ColorizationGAN(generator, discriminator, config.gan_lr, (config.beta1, config.beta2),
-                          config.lambda_l1, config.gan_mode, precision, config.micro_batches)
+    weight = config.lambda_cross_entropy if config.gan_reconstruction == "cross_entropy" else config.lambda_l1
+    gan = ColorizationGAN(generator, discriminator, config.gan_lr, (config.beta1, config.beta2), weight,
+                          config.gan_mode, precision, config.micro_batches, config.gan_reconstruction)
     val = validation_batch(split, config, config.ssim_images)
 
     def validation_ssim(epoch):

@@ -144,13 +144,14 @@ class Trainer:
 
 
 PRETRAIN_LOSSES = {"regression": "L1", "classification": "cross_entropy"}  # the name of each head's loss
+RECONSTRUCTION_LOSSES = {"l1": "G_L1", "cross_entropy": "G_cross_entropy"}  # the GAN's meter for each
 
 
 class L1Pretrainer(Trainer):
     """Pretrains the generator to predict ab from L with Adam (peak rate ``lr`` under a schedule).
 
     The loss is L1 on the predicted ab (the capstone's), or with ``loss="classification"`` the
-    generator's own: called as ``generator(L, ab)`` it returns its loss (a classification
+    generator's own: called as ``generator(L, ab)`` it returns ``(ab, loss)`` (a classification
     head, :class:`colorlib.bins.BinnedColour`), through DDP's forward like any call.
     ``encoder_lr`` gives the parameters in ``encoder`` their own peak rate (fine-tuning
     ImageNet features more gently than the fresh decoder learns).
@@ -178,7 +179,7 @@ class L1Pretrainer(Trainer):
         for i, (L_part, ab_part) in enumerate(chunks):
             with autocast(L.device, self.precision):
                 if self.loss == "classification":
-                    loss = self.generator(L_part, ab_part).float()
+                    loss = self.generator(L_part, ab_part)[1].float()
                 else:
                     fake = self.generator(L_part)
             if self.loss != "classification":
@@ -202,21 +203,29 @@ class ColorizationGAN(Trainer):
         Adam learning rate for both networks.
     betas : tuple of float
     lambda_l1 : float
-        Weight of the L1 term in the generator's loss.
+        Weight of the reconstruction term in the generator's loss (the capstone's L1: 100);
+        its meter is ``G_L1`` or ``G_cross_entropy``, already weighted.
     gan_mode : {"vanilla", "lsgan"}
     precision : {"fp32", "bf16", "fp16"}
     micro_batches : int
         Split each batch into this many parts, accumulating gradients: the same update as
         that many processes each holding one part (batch-norm statistics per part).
+    reconstruction : {"l1", "cross_entropy"}
+        The generator's term that keeps it close to the truth: pix2pix's L1 on ab, or the
+        generator's own loss, ``generator(L, ab) -> (ab, loss)`` (the classification loss of a
+        :class:`colorlib.bins.BinnedColour`, which L1 would pull back towards grey).
     """
 
     def __init__(self, generator, discriminator, lr=2e-4, betas=(0.5, 0.999), lambda_l1=100.0,
-                 gan_mode="vanilla", precision="fp32", micro_batches=1):
+                 gan_mode="vanilla", precision="fp32", micro_batches=1, reconstruction="l1"):
         device = next(generator.parameters()).device
         super().__init__(precision, micro_batches, device.type)
         self.generator = generator
         self.discriminator = discriminator
         self.lambda_l1 = lambda_l1
+        if reconstruction not in RECONSTRUCTION_LOSSES:
+            raise ValueError(f"reconstruction must be one of {sorted(RECONSTRUCTION_LOSSES)}, got {reconstruction!r}")
+        self.reconstruction = reconstruction
         self.gan_loss = GANLoss(gan_mode).to(device)
         self.l1 = nn.L1Loss()
         self.opt_G = adam(generator.parameters(), lr, betas)
@@ -231,12 +240,17 @@ class ColorizationGAN(Trainer):
     def train_step(self, L, ab):
         """One discriminator step, then one generator step; returns the six losses."""
         chunks = micro_batches((L, ab), self.micro_batches)
-        fakes = []
-        for L_part, _ in chunks:
+        fakes, own_losses = [], []
+        for L_part, ab_part in chunks:
             with autocast(L.device, self.precision):
-                fakes.append(self.generator(L_part).float())
+                if self.reconstruction == "cross_entropy":
+                    fake, own = self.generator(L_part, ab_part)
+                    own_losses.append(own.float())
+                else:
+                    fake = self.generator(L_part)
+            fakes.append(fake.float())
         losses = self._discriminator_step(chunks, fakes)
-        losses.update(self._generator_step(chunks, fakes))
+        losses.update(self._generator_step(chunks, fakes, own_losses))
         self.scaler.update()
         return losses
 
@@ -258,20 +272,21 @@ class ColorizationGAN(Trainer):
         self.step(self.opt_D)
         return {"D_fake": d_fake, "D_real": d_real, "D": (d_fake + d_real) * 0.5}
 
-    def _generator_step(self, chunks, fakes):
+    def _generator_step(self, chunks, fakes, own_losses=()):
         # G's loss must not train D; the plain module is called so DDP expects no D gradients.
         discriminator = unwrap(self.discriminator).requires_grad_(False)
         self.opt_G.zero_grad(set_to_none=True)
-        g_gan = g_l1 = 0.0
+        g_gan = g_rec = 0.0
         for i, ((L, ab), fake_ab) in enumerate(zip(chunks, fakes)):
             with autocast(L.device, self.precision):
                 gan = self.gan_loss(discriminator(torch.cat([L, fake_ab], 1)), real=True)
-            l1 = self.l1(fake_ab, ab) * self.lambda_l1
-            self.backward((gan + l1) / len(chunks), self.generator, is_last=i == len(chunks) - 1)
+            rec = own_losses[i] if own_losses else self.l1(fake_ab, ab)
+            rec = rec * self.lambda_l1
+            self.backward((gan + rec) / len(chunks), self.generator, is_last=i == len(chunks) - 1)
             g_gan += gan.detach() / len(chunks)
-            g_l1 += l1.detach() / len(chunks)
+            g_rec += rec.detach() / len(chunks)
         self.step(self.opt_G)
-        return {"G_GAN": g_gan, "G_L1": g_l1, "G": g_gan + g_l1}
+        return {"G_GAN": g_gan, RECONSTRUCTION_LOSSES[self.reconstruction]: g_rec, "G": g_gan + g_rec}
 
 
 class EpochSampler(Sampler):

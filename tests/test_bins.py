@@ -63,7 +63,7 @@ def test_a_classification_generator_starts_from_the_prior_and_its_loss_falls():
     optimizer = torch.optim.Adam(generator.parameters(), 1e-3)
     losses = []
     for _ in range(5):
-        loss = generator(L, lab[:, 1:])
+        _, loss = generator(L, lab[:, 1:])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

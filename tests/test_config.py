@@ -42,3 +42,9 @@ def test_paper_profile_is_the_capstone():
     assert (paper.pretrain_epochs, paper.pretrain_lr, paper.pretrain_schedule) == (30, 1e-4, "constant")
     assert (paper.gan_epochs, paper.gan_lr, paper.beta1, paper.lambda_l1) == (70, 2e-4, 0.5, 100.0)
     assert paper.photo_size == 256 and paper.crop_scale == 1.0
+
+
+def test_gan_cross_entropy_needs_a_classification_head():
+    with pytest.raises(ValueError, match="needs head='classification'"):
+        get_config("smoke", gan_reconstruction="cross_entropy")
+    assert get_config("smoke", head="classification", gan_reconstruction="cross_entropy").lambda_cross_entropy == 1.0

@@ -141,3 +141,23 @@ def test_epoch_sampler_is_seeded_split_and_resumable():
 def test_freed_memory_is_kept_where_glibc_allows_it():
     assert keep_freed_memory() is True
     assert keep_freed_memory() is True  # idempotent: fit calls it on every CPU run
+
+
+def test_gan_can_keep_the_classification_loss_instead_of_l1():
+    L, ab = fixed_batch()
+    torch.manual_seed(0)
+    generator = build_generator(64, "never", False, head="classification")[0]
+    gan = ColorizationGAN(generator, PatchDiscriminator(), lambda_l1=2.0, reconstruction="cross_entropy")
+    with torch.no_grad():
+        fake, expected = generator(L, ab)
+        torch.testing.assert_close(fake, generator(L))  # the same colours as the plain call
+        expected = expected * 2.0
+    losses = gan.train_step(L, ab)
+    assert "G_L1" not in losses
+    torch.testing.assert_close(losses["G_cross_entropy"], expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(losses["G"], losses["G_GAN"] + losses["G_cross_entropy"])
+
+
+def test_gan_refuses_an_unknown_reconstruction():
+    with pytest.raises(ValueError, match="reconstruction must be one of"):
+        ColorizationGAN(new_generator(), PatchDiscriminator(), reconstruction="l2")
