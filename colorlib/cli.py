@@ -114,7 +114,8 @@ def run_colorize(args):
 
 
 def add_bench_parser(commands):
-    bench = commands.add_parser("bench", help="time the data path, training steps and evaluation, plain vs colorlib")
+    bench = commands.add_parser(
+        "bench", help="time the data path, training steps and evaluation, plain vs colorlib, and colorize")
     bench.add_argument("--data", default="samples", help="photos to time on (default: samples)")
     bench.add_argument("--size", type=int, default=128)
     bench.add_argument("--batch-size", type=int, default=16)
@@ -129,6 +130,6 @@ def run_bench(args):
 
     results = {"data": bench.bench_data(args.data, args.size, batch_size=args.batch_size),
                **bench.bench_training(args.data, args.size, args.batch_size, args.steps),
-               "ssim": bench_ssim(size=args.size)}
+               "ssim": bench_ssim(size=args.size), "colorize": bench.bench_colorize()}
     print(json.dumps(results, indent=2) if args.json else bench.format_results(results))
     return 0 if results["quality"]["passed"] else 1
