@@ -345,8 +345,12 @@ def photo_paths(folder=None):
 
 
 def colorize_photos(paths, generator, size):
-    """{file name: (photo as uint8 RGB, colorized PIL image)} for each path."""
-    return {Path(p).name: (read_photo(p), colorize(p, generator, size)) for p in paths}
+    """{file name: (photo as uint8 RGB, colorized PIL image, RGB)} for each path.
+
+    A transparent photo is shown by its own colours, as is its result: the figures and the
+    lightness check compare like with like.
+    """
+    return {Path(p).name: (read_input(p).rgb, colorize(p, generator, size).convert("RGB")) for p in paths}
 
 
 def show_before_after(results, size=2.2):
