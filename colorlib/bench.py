@@ -1,15 +1,19 @@
-"""Benchmarks behind ``make bench``: the data path, the training steps, and evaluation.
+"""Benchmarks behind ``make bench``: the data path, the training steps, evaluation, and colorize.
 
 Each compares the capstone's plain way with colorlib's, side by side in one run on the same
 photos, and reports the ratio: on shared, noisy machines only ratios are worth comparing.
 """
 import itertools
 import multiprocessing
+import resource
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -188,6 +192,92 @@ def quality_check(batches, val, size, tolerance=0.05):
     return {"val_l1_untrained": before, "val_l1_plain": plain_l1, "val_l1_colorlib": fast_l1,
             "relative_gap": abs(fast_l1 - plain_l1) / plain_l1,
             "passed": abs(fast_l1 - plain_l1) <= tolerance * plain_l1}
+
+
+def bench_colorize(width=6000, height=4000, size=64, encoder="efficientnet_lite0"):
+    """Megapixels per second and memory of colorizing one large photo at full resolution.
+
+    The photo is generated here (smooth colour plus grain, saved as a JPEG) and colorized in a
+    fresh process with a randomly initialised generator of the cpu profile's kind, so that the
+    peak is colorize's own: its resident memory above what the loaded generator already held.
+
+    Parameters
+    ----------
+    width, height : int
+        The photo's size (default: a 24-megapixel camera photo).
+    size : int
+        The generator's square.
+    encoder : str
+        See :func:`colorlib.models.build_generator`.
+
+    Returns
+    -------
+    dict
+        ``megapixels``, ``seconds``, ``megapixels_per_s``, ``peak_above_model_bytes``,
+        ``bytes_per_pixel`` (that peak per pixel of the photo) and ``process_peak_bytes``.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "photo.jpg"
+        generated_photo(width, height).save(path, quality=90)
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            seconds, peak, process_peak = pool.submit(_colorize_apart, str(path), size, encoder).result()
+    pixels = width * height
+    return {"megapixels": pixels / 1e6, "seconds": seconds, "megapixels_per_s": pixels / 1e6 / seconds,
+            "peak_above_model_bytes": peak, "bytes_per_pixel": peak / pixels, "process_peak_bytes": process_peak}
+
+
+def generated_photo(width, height, seed=0):
+    """A width x height RGB photo: smooth random colour (a 45 x 30 grid blown up) plus grain."""
+    rng = np.random.default_rng(seed)
+    coarse = Image.fromarray(rng.integers(0, 256, (30, 45, 3), dtype=np.uint8))
+    smooth = np.asarray(coarse.resize((width, height), Image.Resampling.BICUBIC)).astype(np.int16)
+    smooth += rng.integers(-20, 21, (height, width, 1), dtype=np.int16)
+    return Image.fromarray(np.clip(smooth, 0, 255).astype(np.uint8))
+
+
+def _colorize_apart(path, size, encoder):
+    from colorlib.colorizer import colorize
+
+    seed_everything(0)
+    generator = build_generator(size, imagenet_weights="never", verbose=False, encoder=encoder)[0].eval()
+    colorize(np.zeros((size, size, 3), np.uint8), generator, size)  # first-call set-up, not the photo's
+    before = resident_bytes()
+    reset_peak_memory()
+    start = time.perf_counter()
+    colorize(path, generator, size)
+    seconds = time.perf_counter() - start
+    return seconds, peak_resident_bytes() - before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _status_kib(field):
+    """A VmRSS / VmHWM line of /proc/self/status in bytes, or None off Linux."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def resident_bytes():
+    """This process's resident memory now (the peak so far where the system does not say)."""
+    return _status_kib("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def reset_peak_memory():
+    """Restart the peak resident memory from now (Linux: clear_refs 5), so that a peak measures one step."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:  # elsewhere the peak stays the process's; the step is then measured high, never low
+        pass
+
+
+def peak_resident_bytes():
+    """The peak resident memory since :func:`reset_peak_memory` (or since the process started)."""
+    return _status_kib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def format_results(results):

@@ -99,12 +99,45 @@ def add_colorize_parser(commands):
     colorize.add_argument("-o", "--out", required=True, help="folder for the colorized images (made if needed)")
     colorize.add_argument("--checkpoint", required=True,
                           help="a training checkpoint (gan.pt, generator_pretrained.pt) or a generator export")
-    colorize.add_argument("--size", type=int, default=None,
-                          help="side of the square the colours are predicted at (default: the training size)")
+    colorize.add_argument("--size", type=square_side, default=None,
+                          help="side of the square the colours are predicted at, at least 32 pixels "
+                               "(default: the training size)")
+    colorize.add_argument("--overwrite", action="store_true",
+                          help="replace files already in the output folder (inputs and links are never written over)")
+    colorize.add_argument("--max-memory", type=memory_size, default=None,
+                          help="memory colorize may use, e.g. 2G or 500M; a photo that would need more is refused "
+                               "before decoding (default: the memory the machine has available)")
     colorize.add_argument("--chroma-scale", type=float, default=None,
                           help="scale of the predicted a*b*: below 1 paints fainter colours (default: the "
                                "export's calibrated scale, 1 for a training checkpoint)")
     colorize.set_defaults(run=run_colorize)
+
+
+def square_side(text):
+    """argparse type of --size: a whole number of pixels, at least 32 (the encoder halves it five times)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < 32:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of pixels >= 32; leave --size out "
+                                         "for the training size")
+    return value
+
+
+def memory_size(text):
+    """argparse type of --max-memory: bytes, or a number with K, M, G or T (powers of 1024)."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    number, unit = text.strip().upper().rstrip("B"), ""
+    if number and number[-1] in units:
+        number, unit = number[:-1], number[-1]
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        value = 0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a memory size above 0, e.g. 2G or 500M")
+    return int(value)
 
 
 def run_colorize(args):
@@ -114,7 +147,8 @@ def run_colorize(args):
 
 
 def add_bench_parser(commands):
-    bench = commands.add_parser("bench", help="time the data path, training steps and evaluation, plain vs colorlib")
+    bench = commands.add_parser(
+        "bench", help="time the data path, training steps and evaluation, plain vs colorlib, and colorize")
     bench.add_argument("--data", default="samples", help="photos to time on (default: samples)")
     bench.add_argument("--size", type=int, default=128)
     bench.add_argument("--batch-size", type=int, default=16)
@@ -129,6 +163,6 @@ def run_bench(args):
 
     results = {"data": bench.bench_data(args.data, args.size, batch_size=args.batch_size),
                **bench.bench_training(args.data, args.size, args.batch_size, args.steps),
-               "ssim": bench_ssim(size=args.size)}
+               "ssim": bench_ssim(size=args.size), "colorize": bench.bench_colorize()}
     print(json.dumps(results, indent=2) if args.json else bench.format_results(results))
     return 0 if results["quality"]["passed"] else 1

@@ -5,11 +5,12 @@ photo's size and joined to the photo's own L*, so the result is as sharp as the 
 """
 import os
 import sys
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
@@ -17,8 +18,8 @@ from colorlib import stages
 from colorlib.cache import lab_tensor
 from colorlib.calibration import checked_chroma_scale
 from colorlib.evaluation import RUN_CHECKPOINTS, shipped_generator
-from colorlib.images import ImageRejected, read_rgb, to_rgb8
-from colorlib.lab import denormalize, fit_to_gamut, lab_to_rgb, lab_to_srgb, lightness, rgb_to_lab
+from colorlib.images import ImageRejected, MemoryBudget, Picture, available_memory, read_picture, split_alpha
+from colorlib.lab import AB_SCALE, fit_to_gamut, lab_to_rgb, lab_to_rgb8, lightness, lightness8
 from colorlib.metrics import colourfulness
 from colorlib.plots import show_images
 from colorlib.predict import predict_ab
@@ -33,7 +34,13 @@ EXPECTED = (f"a colorlib training checkpoint ({stages.GAN_FILE}, {stages.PRETRAI
 # Rounding R, G and B to 8 bits moves L* by at most 0.25 (measured on 2 million colours across
 # the sRGB cube); the rest of the bound covers the float32 L and the gamut test's slack.
 LIGHTNESS_TOLERANCE = 0.5
+# Pixels converted at a time at full resolution: their float temporaries take a few tens of MB.
+BAND_PIXELS = 1 << 18
+# Memory colorize needs per pixel of a photo, above the loaded generator: make bench measures it
+# (6000 x 4000 JPEG: about 12 bytes a pixel); the bound keeps room for PNG decoding and alpha.
+BYTES_PER_PIXEL = 40
 SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
+ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}  # formats a colorized photo keeps its transparency in
 
 
 class CheckpointError(ValueError):
@@ -166,29 +173,37 @@ def checkpoint_for_run(config, run_dir, log=print):
 
 
 def read_photo(image):
-    """A photo as an upright (H, W, 3) uint8 array.
+    """A photo as an upright (H, W, 3) uint8 array, transparency composited over white.
 
     Parameters
     ----------
     image : path-like, PIL.Image or ndarray
-        Any mode Pillow reads (greyscale, RGBA, palette, CMYK, 16-bit); EXIF orientation is applied.
-        Arrays are (H, W), (H, W, 3) or (H, W, 4): uint8, uint16, or float in [0, 1].
+        Any mode Pillow reads (greyscale, RGBA, palette, CMYK, 16-bit, float); EXIF orientation is
+        applied. Arrays are (H, W), (H, W, 3) or (H, W, 4): uint8, uint16, or float in [0, 1].
 
     Raises
     ------
     ImageRejected
-        For a file that cannot be read (see :func:`colorlib.images.read_rgb`).
+        For a file that cannot be read (see :func:`colorlib.images.read_picture`).
+    """
+    return read_input(image).composited()
+
+
+def read_input(image, memory=None):
+    """A photo as a :class:`colorlib.images.Picture`: colours, alpha, frames (see :func:`read_photo`).
+
+    ``memory`` (a :class:`colorlib.images.MemoryBudget`) refuses a file too large for it before decoding.
     """
     if isinstance(image, (str, os.PathLike)):
-        return read_rgb(image)
+        return read_picture(image, memory=memory)
     if isinstance(image, Image.Image):
-        return to_rgb8(ImageOps.exif_transpose(image))
+        return Picture(*split_alpha(ImageOps.exif_transpose(image)), frames=getattr(image, "n_frames", 1))
     array = np.asarray(image)
     if array.dtype.kind == "f":  # floats in [0, 1], as scikit-image and matplotlib hold them
         array = np.round(np.clip(array, 0.0, 1.0) * 255)
     elif array.dtype == np.uint16:
         array = np.round(array / 257.0)
-    return to_rgb8(Image.fromarray(array.astype(np.uint8)))
+    return Picture(*split_alpha(Image.fromarray(array.astype(np.uint8))))
 
 
 def predict_square(rgb, generator, size):
@@ -204,7 +219,7 @@ def predict_square(rgb, generator, size):
     return L, predict_ab(generator, L)
 
 
-def colorize(image, generator, size=None):
+def colorize(image, generator, size=None, memory=None):
     """Colorize a photo at its full resolution.
 
     The photo is resized to size x size (as in training) for the generator; the predicted a*b*
@@ -212,6 +227,14 @@ def colorize(image, generator, size=None):
     colours lose chroma rather than lightness (:func:`fit_to_gamut`), so the result's L* equals
     the photo's up to 8-bit rounding (:data:`LIGHTNESS_TOLERANCE`). A colour photo is taken as
     grey through its L*.
+
+    Only the square and its a*b* are held whole; the full-resolution work is done a band of
+    rows at a time (:data:`BAND_PIXELS`) in float32, so a photo needs about
+    :data:`BYTES_PER_PIXEL` bytes a pixel, its own 8-bit pixels and the result's included.
+
+    A transparent photo is composited over white for the generator; the result keeps its
+    alpha, and its colours the L* of the photo's own (uncomposited) colours. An animation gives
+    its first frame, with a warning.
 
     Parameters
     ----------
@@ -222,19 +245,83 @@ def colorize(image, generator, size=None):
     size : int, optional
         Side of the square the colours are predicted at; None: the size the generator was
         built and trained for (the training size colours best).
+    memory : colorlib.images.MemoryBudget, optional
+        For a file: the memory allowed, checked before decoding; None: what the machine has
+        free now (:func:`colorize_budget`).
 
     Returns
     -------
     PIL.Image
-        RGB, the size of the (upright) photo.
+        RGB, or RGBA for a photo with transparency, the size of the (upright) photo.
+
+    Raises
+    ------
+    ImageRejected
+        For a file that cannot be read, or would need more memory than allowed.
     """
     size = size or generator.training_size
-    rgb = read_photo(image)
-    _, ab = predict_square(rgb, generator, size)
-    ab = F.interpolate(ab, size=rgb.shape[:2], mode="bilinear", align_corners=False)[0]
-    L, _ = rgb_to_lab(rgb)
-    lab = fit_to_gamut(denormalize(L, ab.numpy()))
-    return Image.fromarray(to_uint8(lab_to_srgb(lab)))
+    if isinstance(image, (str, os.PathLike)) and memory is None:
+        memory = colorize_budget()
+    picture = read_input(image, memory)
+    if picture.frames > 1:
+        warnings.warn(f"{image}: an animation of {picture.frames} frames: only the first is colorized",
+                      stacklevel=2)
+    _, ab = predict_square(picture.composited(), generator, size)
+    ab = ab[0].numpy() * np.float32(AB_SCALE)  # (2, size, size), natural units
+    height, width = picture.rgb.shape[:2]
+    rows = bilinear_taps(size, height)
+    wide = resample(ab, bilinear_taps(size, width), axis=2)  # (2, size, width): small
+    out = np.empty((height, width, 3 if picture.alpha is None else 4), dtype=np.uint8)
+
+    def fill(top):
+        band = slice(top, top + step)
+        ab_band = resample(wide, [taps[band] for taps in rows], axis=1)
+        lab = np.stack([lightness8(picture.rgb[band]), ab_band[0], ab_band[1]], axis=-1)
+        out[band, :, :3] = lab_to_rgb8(fit_to_gamut(lab))
+
+    step = max(1, BAND_PIXELS // width)
+    # numpy lets go of the GIL in its loops: bands run on as many threads as torch may use.
+    with ThreadPoolExecutor(max_workers=torch.get_num_threads()) as pool:
+        list(pool.map(fill, range(0, height, step)))
+    if picture.alpha is not None:
+        out[..., 3] = picture.alpha
+    return Image.fromarray(out)
+
+
+def bilinear_taps(n_in, n_out):
+    """Bilinear resizing from n_in to n_out samples, as torch's (``align_corners=False``).
+
+    Returns
+    -------
+    low, high : ndarray of int
+        The two source samples of each output sample.
+    weight : ndarray of float32
+        The weight of ``high`` (``low`` has 1 - weight).
+    """
+    source = np.maximum((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0)
+    low = np.minimum(source.astype(np.int64), n_in - 1)
+    return low, np.minimum(low + 1, n_in - 1), (source - low).astype(np.float32)
+
+
+def resample(values, taps, axis):
+    """values resized along one axis with :func:`bilinear_taps`' (low, high, weight)."""
+    low, high, weight = taps
+    shape = [1] * values.ndim
+    shape[axis] = len(weight)
+    first = np.take(values, low, axis=axis)
+    return first + (np.take(values, high, axis=axis) - first) * weight.reshape(shape)
+
+
+def colorize_budget(limit=None):
+    """The memory colorize may use: ``limit`` bytes, else what the machine has free now.
+
+    Returns
+    -------
+    colorlib.images.MemoryBudget or None
+        None when the machine does not say (no check then).
+    """
+    limit = limit or available_memory()
+    return None if limit is None else MemoryBudget(int(limit), BYTES_PER_PIXEL, "colorize")
 
 
 def colorize_at_model_size(image, generator, size):
@@ -258,8 +345,12 @@ def photo_paths(folder=None):
 
 
 def colorize_photos(paths, generator, size):
-    """{file name: (photo as uint8 RGB, colorized PIL image)} for each path."""
-    return {Path(p).name: (read_photo(p), colorize(p, generator, size)) for p in paths}
+    """{file name: (photo as uint8 RGB, colorized PIL image, RGB)} for each path.
+
+    A transparent photo is shown by its own colours, as is its result: the figures and the
+    lightness check compare like with like.
+    """
+    return {Path(p).name: (read_input(p).rgb, colorize(p, generator, size).convert("RGB")) for p in paths}
 
 
 def show_before_after(results, size=2.2):
@@ -345,22 +436,42 @@ def describe_detail(path, size, box):
 # -- The command: python -m colorlib colorize INPUT... -o OUT --checkpoint CKPT (see colorlib.cli) --
 
 def run_colorize(args):
-    """Run the ``colorize`` command; the exit code is 0, 1 if any file failed, 2 for a bad checkpoint."""
+    """Run the ``colorize`` command; the exit code is 0, 1 if any file failed, 2 for a bad checkpoint, 130 on Ctrl-C."""
     try:
         generator, size = load_colorizer(args.checkpoint, chroma_scale=args.chroma_scale)
     except (FileNotFoundError, CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    written, failed = colorize_files(args.inputs, args.out, generator, args.size or size)
+    except KeyboardInterrupt:
+        print("interrupted while loading the generator: no image was written", file=sys.stderr)
+        return 130
+    memory = colorize_budget(getattr(args, "max_memory", None))  # measured once the generator is loaded
+    try:
+        written, failed = colorize_files(args.inputs, args.out, generator, args.size or size,
+                                         overwrite=getattr(args, "overwrite", False), memory=memory)
+    except KeyboardInterrupt:  # colorize_files has said what was written and what was not
+        return 130
     print(summarize_files(written, failed, args.out))
     return 1 if failed else 0
 
 
-def colorize_files(inputs, out_dir, generator, size):
+def colorize_files(inputs, out_dir, generator, size, overwrite=False, memory=None):
     """Colorize files and folders into out_dir; a file that fails is reported and skipped.
 
     A folder's images (:func:`colorlib.sources.list_images`) keep their path below the folder.
-    Each failure is written to stderr as one line when it happens.
+    Each failure is written to stderr as one line when it happens, as is each warning
+    ("warning: ...", e.g. an animation of which only the first frame is colorized).
+
+    Parameters
+    ----------
+    inputs : list of path-like
+    out_dir : path-like
+    generator : nn.Module
+    size : int
+    overwrite : bool
+        Replace files already in out_dir (never an input, never through a link).
+    memory : colorlib.images.MemoryBudget, optional
+        Photos that would need more are refused before decoding.
 
     Returns
     -------
@@ -368,13 +479,18 @@ def colorize_files(inputs, out_dir, generator, size):
     failed : dict
         {input path as given: the reason, one line}.
     """
-    jobs, failed = plan_outputs(inputs, Path(out_dir))
+    jobs, failed = plan_outputs(inputs, Path(out_dir), overwrite)
     for message in failed.values():
         print(f"error: {message}", file=sys.stderr)
     written = []
     bar = tqdm(jobs, unit="image", disable=len(jobs) < 2 or not sys.stderr.isatty())
-    for source, target in bar:
-        reason = colorize_file(source, target, generator, size)
+    for done, (source, target) in enumerate(bar):
+        try:
+            reason = colorize_file(source, target, generator, size, memory)
+        except KeyboardInterrupt:
+            bar.close()
+            print(interrupted_message(written, [source for source, _ in jobs[done:]], out_dir), file=sys.stderr)
+            raise
         if reason:
             failed[str(source)] = reason
             tqdm.write(f"error: {reason}", file=sys.stderr)
@@ -383,12 +499,16 @@ def colorize_files(inputs, out_dir, generator, size):
     return written, failed
 
 
-def colorize_file(source, target, generator, size):
-    """Colorize one file into target; returns None, or why it failed in one line."""
+def colorize_file(source, target, generator, size, memory=None):
+    """Colorize one file into target; returns None, or why it failed in one line. Warnings go to stderr."""
     try:
-        image = colorize(source, generator, size)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            image = colorize(source, generator, size, memory)
     except ImageRejected as error:
         return str(error)
+    for warning in caught:
+        tqdm.write(f"warning: {warning.message}", file=sys.stderr)
     try:
         save_like_source(image, target)
     except (OSError, ValueError) as error:  # a read-only folder, a full disk, a suffix Pillow cannot write
@@ -396,8 +516,12 @@ def colorize_file(source, target, generator, size):
     return None
 
 
-def plan_outputs(inputs, out_dir):
-    """[(source, target)] for every image of the inputs, and {input: reason} for those refused."""
+def plan_outputs(inputs, out_dir, overwrite=False):
+    """[(source, target)] for every image of the inputs, and {input: reason} for those refused.
+
+    Refused: a target that is a link, that is an input, that an earlier input already takes, or
+    that exists when ``overwrite`` is False.
+    """
     jobs, failed, targets = [], {}, set()
     for given in map(Path, inputs):
         if given.is_dir():
@@ -419,6 +543,8 @@ def plan_outputs(inputs, out_dir):
                                    "choose another output folder")
         elif target.resolve() in targets:
             failed[str(source)] = f"{source}: an earlier input has the same output name {target.name}"
+        elif not overwrite and os.path.lexists(target):
+            failed[str(source)] = f"{source}: the output {target} already exists; give --overwrite to replace it"
         else:
             targets.add(target.resolve())
             planned.append((source, target))
@@ -441,12 +567,21 @@ def save_like_source(image, target):
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     file_format = Image.registered_extensions().get(target.suffix.lower())
+    if image.mode == "RGBA" and file_format not in ALPHA_FORMATS:  # JPEG and the like: over white, as it was seen
+        image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image).convert("RGB")
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         image.save(tmp, file_format, **SAVE_OPTIONS.get(file_format, {}))
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def interrupted_message(written, left, out_dir):
+    """What Ctrl-C leaves: the images written, and those not (the one under way first; no partial file of it)."""
+    names = ", ".join(map(str, left[:3])) + (f" and {len(left) - 3} more" if len(left) > 3 else "")
+    return (f"interrupted: {len(written)} of {len(written) + len(left)} images written into {out_dir}; "
+            f"not written: {names} (no partial file is left)")
 
 
 def summarize_files(written, failed, out_dir):

@@ -3,6 +3,8 @@
 A training run never stops for one bad file: :func:`scan_images` checks every file once, keeps
 the usable photos, and counts the others by reason.
 """
+import errno
+import os
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,12 +20,23 @@ CHROMA_THRESHOLD = 2.0
 # Largest difference between R, G and B (of 255) that still counts as grey: JPEG noise.
 GREY_TOLERANCE = 2
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS  # Pillow's decompression-bomb limit, about 89 megapixels
+# What the system says when it cannot open a file, as a reason of REASONS.
+OPEN_ERRORS = {errno.ENOENT: "missing", errno.EACCES: "permission_denied", errno.EPERM: "permission_denied",
+               errno.EISDIR: "is_a_folder", errno.ELOOP: "symlink_loop"}
+# Pillow's single-channel numeric modes and the factor that takes their range to 0-255.
+NUMERIC_SCALES = {"I;16": 1 / 257, "I;16B": 1 / 257, "I;16L": 1 / 257, "I;16N": 1 / 257, "I": 1 / 257, "F": 255.0}
 
 REASONS = {
     "empty": "empty file",
     "not_an_image": "not an image Pillow can identify",
     "truncated": "truncated or corrupt image data",
     "decompression_bomb": f"more than {MAX_PIXELS:,} pixels (decompression-bomb guard)",
+    "too_large": "needs more memory than allowed",
+    "missing": "no such file",
+    "permission_denied": "permission denied: the file cannot be read",
+    "is_a_folder": "a folder, not an image file",
+    "symlink_loop": "a symbolic link that loops (too many levels of links)",
+    "unreadable": "the file cannot be opened",
     "too_small": "smaller than the training size",
     "greyscale": "greyscale: no colour to learn",
     "colourless": f"near-colourless (mean chroma below {CHROMA_THRESHOLD})",
@@ -42,25 +55,53 @@ class ImageRejected(ValueError):
 def read_rgb(path, max_pixels=MAX_PIXELS):
     """Read an image file as an 8-bit RGB array, EXIF orientation applied.
 
-    CMYK, palette, greyscale and 16-bit images are converted; transparency is composited
-    over white.
+    CMYK, palette, greyscale, 16-bit and float images are converted; transparency is composited
+    over white; an animation gives its first frame. See :func:`read_picture`.
 
     Raises
     ------
     ImageRejected
-        With reason ``empty``, ``not_an_image``, ``truncated`` or ``decompression_bomb``.
+        With a reason of :data:`REASONS` that says why the file cannot be read.
+    """
+    return read_picture(path, max_pixels).composited()
+
+
+def read_picture(path, max_pixels=MAX_PIXELS, memory=None):
+    """Read an image file as a :class:`Picture`: colours and alpha apart, EXIF orientation applied.
+
+    Parameters
+    ----------
+    path : path-like
+    max_pixels : int
+        Larger images are refused before decoding (the decompression-bomb guard).
+    memory : MemoryBudget, optional
+        Refuse, before decoding, an image whose job would need more memory than it allows.
+
+    Raises
+    ------
+    ImageRejected
+        ``missing``, ``permission_denied``, ``is_a_folder``, ``symlink_loop`` or ``unreadable`` when
+        the file cannot be opened; ``empty``, ``not_an_image``, ``truncated``, ``decompression_bomb``
+        or ``too_large`` for its content.
     """
     try:
-        with warnings.catch_warnings():
+        file = open(path, "rb")  # opened once, here, so that what the system refuses is named as such
+    except OSError as error:
+        raise ImageRejected(path, OPEN_ERRORS.get(error.errno, "unreadable"), error.strerror or "") from None
+    try:
+        with file, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with open(path, "rb") as file:
-                if not file.read(1):
-                    raise ImageRejected(path, "empty")
-            with Image.open(path) as image:
+            if not file.read(1):
+                raise ImageRejected(path, "empty")
+            file.seek(0)
+            with Image.open(file) as image:
                 if image.width * image.height > max_pixels:
                     raise ImageRejected(path, "decompression_bomb", f"{image.width} x {image.height}")
-                image.load()
-                return to_rgb8(ImageOps.exif_transpose(image))
+                if memory is not None:
+                    memory.check(path, image.width, image.height)
+                image.load()  # the first frame of an animation
+                ImageOps.exif_transpose(image, in_place=True)  # in place: no second copy of a large photo
+                return Picture(*split_alpha(image), frames=getattr(image, "n_frames", 1))
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -71,18 +112,94 @@ def read_rgb(path, max_pixels=MAX_PIXELS):
         raise ImageRejected(path, "truncated", str(error)) from None
 
 
+@dataclass
+class Picture:
+    """A decoded image: its colours as stored, its alpha channel, and how many frames its file holds.
+
+    Attributes
+    ----------
+    rgb : ndarray, shape (H, W, 3), uint8
+        The colours, not composited: where alpha is 0 they can be anything.
+    alpha : ndarray, shape (H, W), uint8, or None
+        None for an opaque image.
+    frames : int
+        Frames in the file (an animated GIF, WebP or PNG has several); ``rgb`` is the first.
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray = None
+    frames: int = 1
+
+    def composited(self):
+        """(H, W, 3) uint8: the image over white, what training and the generator see."""
+        if self.alpha is None:
+            return self.rgb
+        rgba = Image.fromarray(np.dstack([self.rgb, self.alpha]), "RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+
+
 def to_rgb8(image):
-    """Convert a Pillow image of any mode to an (H, W, 3) uint8 array."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        scale = 257.0 if values.max() > 255 else 1.0  # 16-bit (0-65535) down to 8-bit
-        grey = np.clip(np.round(values / scale), 0, 255).astype(np.uint8)
-        return np.repeat(grey[..., None], 3, axis=2)
+    """Convert a Pillow image of any mode to an (H, W, 3) uint8 array, transparency over white."""
+    return Picture(*split_alpha(image)).composited()
+
+
+def split_alpha(image):
+    """(rgb, alpha) of a Pillow image of any mode: (H, W, 3) uint8, and (H, W) uint8 or None when opaque.
+
+    Single-channel numeric modes are scaled by what the mode holds, never by the values seen: a
+    dark 16-bit photo stays dark. ``I;16*`` and ``I`` (how Pillow opens 16-bit PNGs and TIFFs)
+    hold 0-65535; ``F`` (32-bit float TIFFs) holds 0-1, the convention of scikit-image and tifffile.
+    """
+    if image.mode in NUMERIC_SCALES:
+        values = np.asarray(image, dtype=np.float32) * np.float32(NUMERIC_SCALES[image.mode])
+        grey = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2), None
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    return np.asarray(image.convert("RGB"))
+        rgba = np.asarray(image.convert("RGBA"))
+        return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB")), None
+
+
+@dataclass(frozen=True)
+class MemoryBudget:
+    """The memory a job may use, and what it needs per pixel of its photo: checked before decoding.
+
+    Attributes
+    ----------
+    limit : int
+        Bytes allowed.
+    bytes_per_pixel : float
+        What the job needs per pixel of the photo, as measured (``make bench`` for colorize).
+    job : str
+        What the memory is for, in the error: "colorize".
+    """
+
+    limit: int
+    bytes_per_pixel: float
+    job: str = "process"
+
+    def check(self, path, width, height):
+        """Raise :class:`ImageRejected` (``too_large``) when a width x height photo needs more than the limit."""
+        need = width * height * self.bytes_per_pixel
+        if need > self.limit:
+            raise ImageRejected(path, "too_large", f"{width} x {height} pixels, {width * height / 1e6:.1f} megapixels: "
+                                f"about {need / 1e9:.2f} GB to {self.job}, {self.limit / 1e9:.2f} GB allowed")
+
+
+def available_memory():
+    """Bytes of memory the system can give now (MemAvailable on Linux; else the free pages), or None."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not on this system
+        return None
 
 
 def colour_reason(rgb):

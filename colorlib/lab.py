@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import torch
 from skimage.color import lab2rgb, rgb2lab
-from skimage.color.colorconv import rgb_from_xyz, xyz_tristimulus_values
+from skimage.color.colorconv import rgb_from_xyz, xyz_from_rgb, xyz_tristimulus_values
 
 L_CENTER = 50.0
 AB_SCALE = 110.0
@@ -108,19 +108,26 @@ def in_gamut(lab):
     a channel at a time: this runs at every bisection step of :func:`fit_to_gamut`.
     """
     lab = np.asarray(lab, dtype=np.float32)
-    fy = (lab[..., 0] + 16.0) / 116.0
-    xyz = [xyz_from_f(fy + lab[..., 1] / 500.0) * WHITE[0], xyz_from_f(fy),
-           xyz_from_f(fy - lab[..., 2] / 200.0) * WHITE[2]]
+    fy = (lab[..., 0] + np.float32(16.0)) / np.float32(116.0)
+    white = WHITE.astype(np.float32)  # a float64 factor would turn every product below into float64
+    xyz = [xyz_from_f(fy + lab[..., 1] / np.float32(500.0)) * white[0], xyz_from_f(fy),
+           xyz_from_f(fy - lab[..., 2] / np.float32(200.0)) * white[2]]
     inside = np.ones(lab.shape[:-1], dtype=bool)
     for row in rgb_from_xyz.astype(np.float32):
-        linear = row[0] * xyz[0] + row[1] * xyz[1] + row[2] * xyz[2]
-        inside &= (linear >= LINEAR_RANGE[0]) & (linear <= LINEAR_RANGE[1])
+        linear = row[0] * xyz[0]
+        linear += row[1] * xyz[1]
+        linear += row[2] * xyz[2]
+        inside &= linear >= LINEAR_RANGE[0]
+        inside &= linear <= LINEAR_RANGE[1]
     return inside
 
 
 def xyz_from_f(f):
     """The inverse of CIE Lab's f: a cube above 6/29, a line below."""
-    return np.where(f > 6.0 / 29.0, f * f * f, (f - 4.0 / 29.0) * (3.0 * (6.0 / 29.0) ** 2))
+    f = np.asarray(f)
+    cube = f * f * f
+    np.copyto(cube, (f - 4.0 / 29.0) * (3.0 * (6.0 / 29.0) ** 2), where=f <= 6.0 / 29.0, casting="same_kind")
+    return cube
 
 
 def fit_to_gamut(lab, steps=12):
@@ -138,7 +145,7 @@ def fit_to_gamut(lab, steps=12):
         Bisection steps: the chroma found is within 2**-steps of the largest that fits.
     """
     shape = np.shape(lab)
-    lab = np.array(lab, dtype=np.float64).reshape(-1, 3)
+    lab = np.array(lab, dtype=np.result_type(lab, np.float32)).reshape(-1, 3)  # float32 stays float32
     out = np.flatnonzero(~in_gamut(lab))
     low, high = np.zeros(len(out)), np.ones(len(out))  # scales known to fit / not to fit
     for _ in range(steps):
@@ -147,3 +154,78 @@ def fit_to_gamut(lab, steps=12):
         low, high = np.where(fits, middle, low), np.where(fits, high, middle)
     lab[out, 1:] *= low[:, None]
     return lab.reshape(shape)
+
+
+# -- Full-resolution conversions in float32: scikit-image's formulas and constants, a band of rows at a time --
+# rgb2lab and lab2rgb work in float64 with several full-size temporaries (about 150 bytes per pixel);
+# colorize converts photos of tens of megapixels, so it uses these, which agree with them to float32 rounding.
+
+# scikit-image's sRGB decoding curve (rgb2xyz) for each 8-bit value: a table look-up instead of a power.
+LINEAR_OF_8BIT = np.where(np.arange(256) / 255.0 > 0.04045, ((np.arange(256) / 255.0 + 0.055) / 1.055) ** 2.4,
+                          np.arange(256) / 255.0 / 12.92).astype(np.float32)
+
+
+def lightness8(rgb):
+    """L* (0-100) of 8-bit RGB, as scikit-image's ``rgb2lab`` computes it, in float32.
+
+    Parameters
+    ----------
+    rgb : ndarray, shape (..., 3), uint8
+
+    Returns
+    -------
+    ndarray, shape (...), float32
+    """
+    weights = xyz_from_rgb[1].astype(np.float32)  # Y of linear R, G, B; the white's Y is 1
+    y = LINEAR_OF_8BIT[rgb[..., 0]] * weights[0]
+    y += LINEAR_OF_8BIT[rgb[..., 1]] * weights[1]
+    y += LINEAR_OF_8BIT[rgb[..., 2]] * weights[2]
+    f = np.cbrt(y)
+    np.copyto(f, np.float32(7.787) * y + np.float32(16.0 / 116.0), where=y <= np.float32(0.008856))
+    f *= np.float32(116.0)
+    f -= np.float32(16.0)
+    return f
+
+
+def lab_to_rgb8(lab):
+    """Natural-unit Lab as 8-bit sRGB, as ``to_uint8(lab2rgb(lab))`` up to rounding, in float32.
+
+    scikit-image's ``lab2xyz`` (negative z set to 0) and ``xyz2rgb`` (its matrix, gamma and
+    clipping to [0, 1]), then rounding to 8 bits. Powers are taken as exp(k log x): five times
+    faster than numpy's float32 power, as exact to 8 bits.
+
+    Parameters
+    ----------
+    lab : ndarray, shape (..., 3)
+
+    Returns
+    -------
+    ndarray, shape (..., 3), uint8
+    """
+    lab = np.asarray(lab, dtype=np.float32)
+    fy = (lab[..., 0] + np.float32(16.0)) / np.float32(116.0)
+    f = (fy + lab[..., 1] / np.float32(500.0), fy, np.maximum(fy - lab[..., 2] / np.float32(200.0), 0))
+    xyz = [_skimage_xyz_from_f(value) * np.float32(white) for value, white in zip(f, WHITE)]
+    out = np.empty(lab.shape, dtype=np.uint8)
+    with np.errstate(divide="ignore"):  # log(0) = -inf, whose exp is the 0 wanted
+        for channel, row in enumerate(rgb_from_xyz.astype(np.float32)):
+            linear = row[0] * xyz[0]
+            linear += row[1] * xyz[1]
+            linear += row[2] * xyz[2]
+            encoded = np.log(np.maximum(linear, 0))
+            encoded *= np.float32(1 / 2.4)
+            np.exp(encoded, out=encoded)
+            encoded *= np.float32(1.055)
+            encoded -= np.float32(0.055)
+            np.copyto(encoded, np.float32(12.92) * linear, where=linear <= np.float32(0.0031308))
+            np.clip(encoded, 0, 1, out=encoded)
+            encoded *= np.float32(255)
+            out[..., channel] = np.rint(encoded, out=encoded)
+    return out
+
+
+def _skimage_xyz_from_f(f):
+    """scikit-image's inverse of Lab's f (``lab2xyz``), with its rounded constants."""
+    cube = f * f * f
+    np.copyto(cube, (f - np.float32(16.0 / 116.0)) / np.float32(7.787), where=f <= np.float32(0.2068966))
+    return cube

@@ -3,7 +3,16 @@ import tempfile
 
 import torch
 
-from colorlib.bench import bench_data, format_results, quality_check, repeated, source_photos, timed_apart
+from colorlib.bench import (
+    bench_colorize,
+    bench_data,
+    format_results,
+    generated_photo,
+    quality_check,
+    repeated,
+    source_photos,
+    timed_apart,
+)
 from colorlib.cache import LabCache
 
 
@@ -37,3 +46,12 @@ def test_each_configuration_is_timed_in_its_own_process():
         LabCache(32, cache_dir).stack(photos)
         rates = [timed_apart("pretrain", fast, photos, 32, 2, 1, cache_dir) for fast in (False, True)]
     assert all(rate > 0 for rate in rates)
+
+
+def test_colorize_bench_reports_speed_and_memory_of_its_own_photo():
+    results = bench_colorize(width=96, height=64, size=32)
+    assert results["megapixels"] == 96 * 64 / 1e6
+    assert results["megapixels_per_s"] == results["megapixels"] / results["seconds"]
+    assert results["bytes_per_pixel"] == results["peak_above_model_bytes"] / (96 * 64)
+    assert results["process_peak_bytes"] > results["peak_above_model_bytes"] >= 0
+    assert generated_photo(96, 64).size == (96, 64)

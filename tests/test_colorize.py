@@ -1,6 +1,7 @@
 """Colorizing photos at full resolution: every kind of input, kept lightness, exports, the command."""
 
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -12,12 +13,12 @@ from colorlib import stages
 from colorlib.cli import main
 from colorlib.config import get_config
 from colorlib.evaluation import write_evaluation
-from colorlib.images import read_rgb
-from colorlib.lab import fit_to_gamut, in_gamut, lightness
+from colorlib.images import ImageRejected, read_rgb
+from colorlib.lab import denormalize, fit_to_gamut, in_gamut, lab_to_srgb, lightness, rgb_to_lab
 from colorlib.models import build_generator
 from colorlib.predict import predict_ab
 from colorlib.train import save_checkpoint
-from conftest import colour_photo, write_awkward_files
+from conftest import colour_photo, png_header_only, write_awkward_files
 
 SIZE = 64
 ORIENTATION = 0x0112  # the EXIF tag
@@ -92,12 +93,28 @@ INPUTS = {
 @pytest.mark.parametrize("kind", INPUTS)
 def test_every_kind_of_input_keeps_its_size_and_lightness(kind, generator):
     image = INPUTS[kind]()
-    photo = cz.read_photo(image)
+    photo = cz.read_input(image).rgb  # its own colours: for the RGBA photo, not composited
     colorized = cz.colorize(image, generator, SIZE)
-    assert colorized.mode == "RGB"
+    assert colorized.mode == ("RGBA" if kind == "rgba" else "RGB")  # transparency is kept
     assert colorized.size == (photo.shape[1], photo.shape[0])
     # The result carries the photo's own L*: only rounding R, G and B to 8 bits moves it.
-    assert max_lightness_change(photo, colorized) <= cz.LIGHTNESS_TOLERANCE
+    assert max_lightness_change(photo, colorized.convert("RGB")) <= cz.LIGHTNESS_TOLERANCE
+
+
+def colorize_whole(photo, generator, size):
+    """colorize as it was before bands: the whole photo at once in float64 with scikit-image."""
+    _, ab = cz.predict_square(photo, generator, size)
+    ab = torch.nn.functional.interpolate(ab, size=photo.shape[:2], mode="bilinear", align_corners=False)[0]
+    L, _ = rgb_to_lab(photo)
+    return cz.to_uint8(lab_to_srgb(fit_to_gamut(denormalize(L, ab.numpy()))))
+
+
+def test_colorizing_in_bands_gives_what_the_whole_photo_gave(generator, monkeypatch):
+    photo = np.asarray(colour_photo(size=(301, 203), seed=5))
+    monkeypatch.setattr(cz, "BAND_PIXELS", 301 * 7)  # 29 bands of 7 rows, the last one shorter
+    banded = np.asarray(cz.colorize(photo, generator, SIZE)).astype(int)
+    difference = np.abs(banded - colorize_whole(photo, generator, SIZE))
+    assert difference.max() <= 1 and (difference > 0).mean() < 1e-3  # float32 against float64: rounding only
 
 
 def test_arrays_files_and_images_read_alike(tmp_path):
@@ -340,3 +357,85 @@ def test_the_package_api_colorizes_with_a_loaded_generator(export, tmp_path):
     result = colorlib.colorize(tmp_path / "photo.png", generator)  # the training size by default
     assert result.size == (90, 70)
     assert np.array_equal(np.asarray(result), np.asarray(colorlib.colorize(tmp_path / "photo.png", generator, size)))
+
+
+def test_command_replaces_an_existing_output_only_with_overwrite(tmp_path, checkpoint, capsys):
+    colour_photo().save(tmp_path / "photo.png")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "photo.png").write_bytes(b"someone else's file")
+    assert command(tmp_path / "photo.png", "-o", tmp_path / "out", "--checkpoint", checkpoint) == 1
+    assert "already exists; give --overwrite to replace it" in capsys.readouterr().err
+    assert (tmp_path / "out" / "photo.png").read_bytes() == b"someone else's file"
+    assert command(tmp_path / "photo.png", "-o", tmp_path / "out", "--checkpoint", checkpoint, "--overwrite") == 0
+    assert Image.open(tmp_path / "out" / "photo.png").size == (80, 64)
+
+
+@pytest.mark.parametrize("size", ["0", "-5", "12", "big"])
+def test_command_refuses_a_bad_size_before_doing_anything(size, tmp_path, checkpoint, capsys):
+    colour_photo().save(tmp_path / "photo.png")
+    with pytest.raises(SystemExit) as exit_code:
+        command(tmp_path / "photo.png", "-o", tmp_path / "out", "--checkpoint", checkpoint, "--size", size)
+    assert exit_code.value.code == 2
+    assert f"--size: {size!r}: expected a whole number of pixels >= 32" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_says_which_images_were_written(tmp_path, checkpoint, capsys, monkeypatch):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        colour_photo().save(photos / name)
+    calls = []
+
+    def interrupt_on_the_second(image, *args, **kwargs):  # a real SIGINT, as Ctrl-C sends
+        calls.append(image)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return colorize(image, *args, **kwargs)
+
+    colorize = cz.colorize
+    monkeypatch.setattr(cz, "colorize", interrupt_on_the_second)
+    assert command(photos, "-o", tmp_path / "out", "--checkpoint", checkpoint) == 130
+    stderr = capsys.readouterr().err
+    assert stderr == (f"interrupted: 1 of 3 images written into {tmp_path / 'out'}; not written: "
+                      f"{photos / 'b.png'}, {photos / 'c.png'} (no partial file is left)\n")
+    assert "checkpoint" not in stderr
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["a.png"]  # no partial file either
+
+
+def test_a_photo_too_large_for_the_memory_allowed_is_refused_before_decoding(tmp_path, checkpoint, capsys):
+    png_header_only(tmp_path / "large.png", 3000, 2000)  # no pixel data: decoding it would say "truncated"
+    colour_photo().save(tmp_path / "small.png")
+    budget = cz.colorize_budget(100_000_000)
+    with pytest.raises(ImageRejected, match="needs more memory than allowed") as error:
+        cz.colorize(tmp_path / "large.png", None, SIZE, budget)
+    assert error.value.reason == "too_large" and str(tmp_path / "large.png") in str(error.value)
+    assert "3000 x 2000 pixels, 6.0 megapixels: about 0.24 GB to colorize, 0.10 GB allowed" in str(error.value)
+    assert command(tmp_path / "large.png", tmp_path / "small.png", "-o", tmp_path / "out", "--checkpoint",
+                   checkpoint, "--max-memory", "100M") == 1
+    assert "large.png: needs more memory than allowed" in capsys.readouterr().err
+    assert (tmp_path / "out" / "small.png").is_file() and not (tmp_path / "out" / "large.png").exists()
+    assert cz.colorize_budget().limit > 0  # the machine's free memory by default
+
+
+def test_transparency_is_kept_in_the_saved_png(tmp_path, checkpoint):
+    rgba = colour_photo(seed=2).convert("RGBA")
+    alpha = np.tile(np.linspace(0, 255, 80).astype(np.uint8), (64, 1))
+    rgba.putalpha(Image.fromarray(alpha))
+    rgba.save(tmp_path / "cutout.png")
+    assert command(tmp_path / "cutout.png", "-o", tmp_path / "out", "--checkpoint", checkpoint) == 0
+    written = Image.open(tmp_path / "out" / "cutout.png")
+    assert written.mode == "RGBA" and np.array_equal(np.asarray(written)[..., 3], alpha)
+    colours = np.asarray(written.convert("RGB"))
+    assert max_lightness_change(np.asarray(rgba.convert("RGB")), colours) <= cz.LIGHTNESS_TOLERANCE
+
+
+def test_an_animated_gif_gives_its_first_frame_and_says_so(tmp_path, checkpoint, generator, capsys):
+    frames = [colour_photo(seed=seed).convert("P") for seed in range(3)]
+    frames[0].save(tmp_path / "moving.gif", save_all=True, append_images=frames[1:], duration=100)
+    with pytest.warns(UserWarning, match="an animation of 3 frames: only the first is colorized"):
+        cz.colorize(tmp_path / "moving.gif", generator, SIZE)
+    assert command(tmp_path / "moving.gif", "-o", tmp_path / "out", "--checkpoint", checkpoint) == 0
+    stderr = capsys.readouterr().err
+    assert stderr == f"warning: {tmp_path / 'moving.gif'}: an animation of 3 frames: only the first is colorized\n"
+    assert Image.open(tmp_path / "out" / "moving.gif").size == (80, 64)

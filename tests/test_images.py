@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ from colorlib.images import (
     ImageRejected,
     check_photo,
     colour_reason,
+    read_picture,
     read_rgb,
     scan_images,
     to_rgb8,
@@ -96,3 +98,57 @@ def test_the_coco_stand_in_scans_cleanly():
     assert counts["excluded"].get("greyscale", 0) >= stored_grey  # plus RGB files holding grey photos
     assert set(counts["excluded"]) <= {"greyscale", "colourless"}  # no broken or tiny files
     assert counts["kept"] > 0.95 * counts["found"]
+
+
+def test_a_float_tiff_of_zero_to_one_is_not_black(tmp_path):
+    values = np.tile(np.linspace(0.0, 1.0, 80, dtype=np.float32), (64, 1))
+    Image.fromarray(values, mode="F").save(tmp_path / "float.tif")
+    assert Image.open(tmp_path / "float.tif").mode == "F"
+    rgb = read_rgb(tmp_path / "float.tif")
+    assert rgb[0, 0, 0] == 0 and rgb[0, -1, 0] == 255
+    assert np.array_equal(rgb[0, :, 1], np.rint(values[0] * 255).astype(np.uint8))
+
+
+def test_a_dark_sixteen_bit_png_stays_dark(tmp_path):
+    dark = np.tile(np.arange(0, 240, 3, dtype=np.uint16), (64, 1))  # 16-bit values that all stay under 256
+    Image.fromarray(dark).save(tmp_path / "dark16.png")
+    assert Image.open(tmp_path / "dark16.png").mode in ("I;16", "I")
+    rgb = read_rgb(tmp_path / "dark16.png")
+    assert rgb.max() == 1  # 237 of 65535 is 0.9 of 255, not 237
+    assert np.array_equal(rgb[..., 0], np.rint(dark / 257).astype(np.uint8))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its permissions")
+def test_a_file_without_read_permission_is_named_as_such(tmp_path):
+    colour_photo().save(tmp_path / "locked.png")
+    (tmp_path / "locked.png").chmod(0)
+    try:
+        with pytest.raises(ImageRejected, match="permission denied") as error:
+            read_rgb(tmp_path / "locked.png")
+        assert error.value.reason == "permission_denied"
+    finally:
+        (tmp_path / "locked.png").chmod(0o644)
+
+
+def test_a_folder_and_a_symlink_loop_are_named_as_such(tmp_path):
+    (tmp_path / "photo.jpg").mkdir()
+    (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
+    for name, reason, words in [("photo.jpg", "is_a_folder", "a folder, not an image file"),
+                                ("loop.jpg", "symlink_loop", "a symbolic link that loops"),
+                                ("gone.jpg", "missing", "no such file")]:
+        with pytest.raises(ImageRejected) as error:
+            read_rgb(tmp_path / name)
+        assert error.value.reason == reason and f"{tmp_path / name}: {words}" in str(error.value)
+
+
+def test_alpha_and_frames_are_read_apart_from_the_colours(tmp_path):
+    rgba = colour_photo(seed=2).convert("RGBA")
+    rgba.putalpha(Image.new("L", rgba.size, 100))
+    rgba.save(tmp_path / "rgba.png")
+    picture = read_picture(tmp_path / "rgba.png")
+    assert np.array_equal(picture.rgb, np.asarray(colour_photo(seed=2))) and (picture.alpha == 100).all()
+    assert np.array_equal(picture.composited(), read_rgb(tmp_path / "rgba.png"))  # training still sees it over white
+    frames = [colour_photo(seed=seed).convert("P") for seed in range(4)]
+    frames[0].save(tmp_path / "moving.gif", save_all=True, append_images=frames[1:])
+    assert read_picture(tmp_path / "moving.gif").frames == 4
+    assert read_picture(tmp_path / "rgba.png").frames == 1
