@@ -538,7 +538,8 @@ def takeaways(metrics, scores, share=COLOUR_SHARE):
     ciede, auc = summary["ciede2000"], summary["auc"]
     return "\n".join([
         f"- **{row}** ships: {meets}.",
-        f"- Against grey (no colour at all), its CIEDE2000 is {ciede['mean']:.2f} against {grey['ciede2000']['mean']:.2f}, "
+        f"- Against grey (no colour at all), its CIEDE2000 is {ciede['mean']:.2f} against "
+        f"{grey['ciede2000']['mean']:.2f}, "
         f"{ciede['difference']:+.2f} [{ciede['difference_low']:+.2f}, {ciede['difference_high']:+.2f}] "
         f"({ciede2000_jnd(ciede['difference'])}; {_verdict_words(ciede)}), lower on {rates['ciede2000']:.0%} of the "
         f"photos; its AuC is {auc['mean']:.3f} against {grey['auc']['mean']:.3f}, {auc['difference']:+.3f} "
@@ -705,7 +706,7 @@ def colorize_variants(rgb, generator, size=None):
 
 def variants_markdown(variants, colorized):
     """A Markdown table: per variant, its L* spread and the colourfulness of its colorization."""
-    lines = ["| variant | mean L\\* | L\\* standard deviation | colourfulness of the colorization | |",
+    lines = ["| variant | mean L\\* | L\\* standard deviation | colourfulness of the colorization | in words |",
              "| --- | --- | --- | --- | --- |"]
     for name, image in variants.items():
         L, colour = lightness(image), float(colourfulness(colorized[name]))

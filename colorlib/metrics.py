@@ -428,7 +428,7 @@ def ciede2000_jnd(difference):
         return "less than one just-noticeable difference"
     if size <= high:
         return "about one just-noticeable difference"
-    return f"about {size / ((low + high) / 2):.0f} just-noticeable differences"
+    return f"about {size / high:.0f} to {size / low:.0f} just-noticeable differences"
 
 
 def win_rates(scores, baseline="grey", metrics=("ciede2000", "auc")):
@@ -533,7 +533,8 @@ def differences_markdown(summary, scores, baseline="grey", metrics=("ciede2000",
         cells = [model]
         for metric in metrics:
             row = summary[model][metric]
-            cell = _interval(row["difference"], row["difference_low"], row["difference_high"], digits)
+            cell = (f"{row['difference']:+.{digits}f} [{row['difference_low']:+.{digits}f}, "
+                    f"{row['difference_high']:+.{digits}f}]")
             cell = f"**{cell}**" if row["beats_baseline"] else cell
             if metric == "ciede2000":
                 cell += f"<br>({ciede2000_jnd(row['difference'])})"

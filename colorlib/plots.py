@@ -211,6 +211,7 @@ def plot_gan_losses(history):
         if len(history) > 1:
             for key in keys:
                 ax.plot(epochs, [record[key] for record in history], marker="o", label=key)
+            ax.set_xticks(epochs)
             ax.set_xlabel("epoch")
             ax.legend()
         else:
@@ -240,7 +241,7 @@ def plot_differences_from_baseline(summary, rates, metrics=("ciede2000", "auc"),
 
     One panel per metric, one row per model: the dot is the mean difference, the bar its paired
     interval; the dashed line is the baseline. Green where the interval excludes zero on the
-    better side; the number is the share of images on which the model beats the baseline.
+    better side, red on the worse; the number is the share of images on which the model beats the baseline.
     """
     from colorlib.metrics import HIGHER_IS_BETTER, METRIC_NAMES
 
@@ -249,7 +250,8 @@ def plot_differences_from_baseline(summary, rates, metrics=("ciede2000", "auc"),
     for ax, metric in zip(axes[0], metrics):
         rows = [summary[model][metric] for model in models]
         for y, row in enumerate(rows):
-            colour = "tab:green" if row["beats_baseline"] else "tab:grey"
+            worse = row["difference_low"] > 0 if not HIGHER_IS_BETTER[metric] else row["difference_high"] < 0
+            colour = "tab:green" if row["beats_baseline"] else "tab:red" if worse else "tab:grey"
             ax.errorbar(row["difference"], y, xerr=[[row["difference"] - row["difference_low"]],
                                                     [row["difference_high"] - row["difference"]]],
                         fmt="o", color=colour, capsize=4)
@@ -258,5 +260,28 @@ def plot_differences_from_baseline(summary, rates, metrics=("ciede2000", "auc"),
         ax.invert_yaxis()
         better = "right" if HIGHER_IS_BETTER[metric] else "left"
         ax.set_xlabel(f"{METRIC_NAMES.get(metric, metric)} minus {baseline} (better: {better})")
+    fig.tight_layout()
+    return fig
+
+
+def show_variants_colorized(variants, colorized, size=2.6):
+    """Contrast variants of a photo as the generator sees them (L*, top) and as it colours them (bottom).
+
+    Parameters
+    ----------
+    variants, colorized : dict of ndarray
+        {name: RGB float image} each, as :func:`colorlib.evaluation.colorize_variants` returns them.
+    """
+    names = list(variants)
+    fig, axes = plt.subplots(2, len(names), figsize=(size * len(names), 2 * size), squeeze=False)
+    for column, name in enumerate(names):
+        for row, image in enumerate((lightness(variants[name]) / 100.0, colorized[name])):
+            ax = axes[row, column]
+            ax.imshow(image, cmap="gray" if row == 0 else None, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[0, column].set_title(name, fontsize=10)
+    axes[0, 0].set_ylabel("the generator's input", fontsize=10)
+    axes[1, 0].set_ylabel("colorized", fontsize=10)
     fig.tight_layout()
     return fig

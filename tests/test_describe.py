@@ -56,7 +56,7 @@ def test_scales_name_values():
     assert colourfulness_word(200) == "extremely colourful"
     assert ciede2000_jnd(-0.4).startswith("less than one")
     assert ciede2000_jnd(1.5).startswith("about one")
-    assert ciede2000_jnd(6) == "about 4 just-noticeable differences"
+    assert ciede2000_jnd(6) == "about 3 to 6 just-noticeable differences"
 
 
 def test_win_rates_follow_each_metrics_direction(scores):
@@ -123,3 +123,4 @@ def test_colorized_variants_are_described():
     table = variants_markdown(variants, colorized)
     assert len(table.splitlines()) == 2 + len(variants) + 1
     assert "most colourful colorization" in describe_variants(variants, colorized)
+    assert len(plots.show_variants_colorized(variants, colorized).axes) == 2 * len(variants)
