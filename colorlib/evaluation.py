@@ -628,8 +628,9 @@ def describe_receptive_field(discriminator, size):
     field = receptive_field(discriminator)
     grid = discriminator(torch.zeros(1, 3, size, size)).shape[-1]
     if field >= size:
-        meaning = (f"larger than the {size} x {size} training crops themselves: every verdict sees the whole "
-                   "crop (and padding), so here the PatchGAN judges whole images, not local patches")
+        meaning = (f"larger than the {size} x {size} training crops themselves: each verdict's patch is as wide "
+                   "as the crop or wider, reaching into the padding beyond its edges, so here the verdicts overlap "
+                   "heavily and judge large parts of the image rather than local texture")
     else:
         meaning = (f"{field / size:.0%} of the side of a {size} x {size} training crop: each verdict judges "
                    "a local patch, so the discriminator looks at texture and local colour")

@@ -219,6 +219,7 @@ def plot_gan_losses(history):
             bars = ax.bar(keys, values, color="tab:blue" if name == "discriminator" else "tab:orange")
             ax.bar_label(bars, fmt="%.3f")
             ax.set_xlabel(f"mean over epoch {epochs[0]}")
+            ax.set_ylim(0, 1.15 * max(*values, chance))  # room for the labels and the log 2 line
         ax.axhline(chance, color="grey", linestyle="--", linewidth=1)
         ax.annotate("log 2: cannot tell", (0.02, chance), xycoords=("axes fraction", "data"),
                     xytext=(0, 3), textcoords="offset points", color="grey", fontsize=9)
