@@ -384,3 +384,160 @@ def _vividness(row):
     if row["low"] > 0:
         return "more vivid than the truth"
     return "as colourful as the truth, within the interval"
+
+
+# Scales that say what a number means. Hasler and Suesstrunk (2003) anchor their colourfulness
+# metric with observers' words; a CIEDE2000 difference of about 1 to 2 is one just-noticeable one.
+COLOURFULNESS_SCALE = ((0, "not colourful"), (15, "slightly colourful"), (33, "moderately colourful"),
+                       (45, "averagely colourful"), (59, "quite colourful"), (82, "highly colourful"),
+                       (109, "extremely colourful"))
+CIEDE2000_JND = (1.0, 2.0)
+
+
+def colourfulness_word(value):
+    """The Hasler-Suesstrunk word whose anchor is closest to a colourfulness value.
+
+    Parameters
+    ----------
+    value : float
+        Colourfulness (:func:`colourfulness`); 0 is grey.
+
+    Returns
+    -------
+    str
+        E.g. ``"moderately colourful"`` for 30.
+    """
+    return min(COLOURFULNESS_SCALE, key=lambda anchor: abs(anchor[0] - value))[1]
+
+
+def ciede2000_jnd(difference):
+    """A CIEDE2000 difference in just-noticeable differences (one is about 1 to 2), in words.
+
+    Parameters
+    ----------
+    difference : float
+        A difference of mean CIEDE2000 values (its sign is ignored).
+
+    Returns
+    -------
+    str
+    """
+    size = abs(difference)
+    low, high = CIEDE2000_JND
+    if size < low:
+        return "less than one just-noticeable difference"
+    if size <= high:
+        return "about one just-noticeable difference"
+    return f"about {size / high:.0f} to {size / low:.0f} just-noticeable differences"
+
+
+def win_rates(scores, baseline="grey", metrics=("ciede2000", "auc")):
+    """The share of images on which each model scores strictly better than the baseline.
+
+    Parameters
+    ----------
+    scores : dict
+        {model: {metric: per-image ndarray}}, every model scored on the same images.
+    baseline : str
+    metrics : sequence of str
+        Metrics with a direction in ``HIGHER_IS_BETTER``.
+
+    Returns
+    -------
+    dict
+        {model: {metric: share in [0, 1]}} for every model but the baseline.
+    """
+    rates = {}
+    for model, rows in scores.items():
+        if model == baseline:
+            continue
+        rates[model] = {}
+        for metric in metrics:
+            gain = np.asarray(rows[metric], dtype=float) - np.asarray(scores[baseline][metric], dtype=float)
+            rates[model][metric] = float(np.mean(gain > 0 if HIGHER_IS_BETTER[metric] else gain < 0))
+    return rates
+
+
+def results_markdown(summary, metrics=("ssim", "ciede2000", "auc", "colourfulness"), baseline="grey",
+                     photos_colourfulness=None, digits=3):
+    """A Markdown table of :func:`summarize_with_ci`'s output: one row per model, one column per metric.
+
+    Each cell is "mean [low, high]"; a model's cell adds its paired difference from the baseline,
+    in bold with "beats grey" where that interval excludes zero on the better side.
+    Colourfulness cells carry Hasler and Suesstrunk's word for the value.
+
+    Parameters
+    ----------
+    summary : dict
+    metrics : sequence of str
+    baseline : str
+    photos_colourfulness : float, optional
+        The photos' own mean colourfulness, added as a last row for comparison.
+    digits : int
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    header = ["model"] + [METRIC_NAMES.get(metric, metric) + (f" ({_direction(metric)})" if _direction(metric) else "")
+                          for metric in metrics]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for model, rows in summary.items():
+        cells = [model]
+        for metric in metrics:
+            row = rows[metric]
+            cell = _mean_interval(row, digits)
+            if metric == "colourfulness":
+                cell = f"{row['mean']:.1f} [{row['low']:.1f}, {row['high']:.1f}], {colourfulness_word(row['mean'])}"
+            elif model != baseline and HIGHER_IS_BETTER.get(metric) is not None:
+                difference = f"vs {baseline} {row['difference']:+.{digits}f} " \
+                             f"[{row['difference_low']:+.{digits}f}, {row['difference_high']:+.{digits}f}]"
+                cell += f"<br>**{difference}, beats {baseline}**" if row["beats_baseline"] else f"<br>{difference}"
+            cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    if photos_colourfulness is not None and "colourfulness" in metrics:
+        cells = ["the photos themselves"] + [
+            f"{photos_colourfulness:.1f}, {colourfulness_word(photos_colourfulness)}" if metric == "colourfulness"
+            else "" for metric in metrics]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def differences_markdown(summary, scores, baseline="grey", metrics=("ciede2000", "auc"), digits=3):
+    """A Markdown table of each model's paired difference from the baseline and its win rate.
+
+    Parameters
+    ----------
+    summary : dict
+        The output of :func:`summarize_with_ci`.
+    scores : dict
+        {model: {metric: per-image ndarray}}, the scores it summarises.
+    baseline : str
+    metrics : sequence of str
+        Metrics with a direction; CIEDE2000 differences are also given in just-noticeable differences.
+    digits : int
+
+    Returns
+    -------
+    str
+        Markdown: per metric, "model minus baseline [interval]" and the share of photos it wins.
+    """
+    rates = win_rates(scores, baseline, metrics)
+    header = ["model"]
+    for metric in metrics:
+        header += [f"{METRIC_NAMES.get(metric, metric)} minus {baseline} ({_direction(metric)})",
+                   f"photos where it beats {baseline} on {METRIC_NAMES.get(metric, metric)}"]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for model in rates:
+        cells = [model]
+        for metric in metrics:
+            row = summary[model][metric]
+            cell = (f"{row['difference']:+.{digits}f} [{row['difference_low']:+.{digits}f}, "
+                    f"{row['difference_high']:+.{digits}f}]")
+            cell = f"**{cell}**" if row["beats_baseline"] else cell
+            if metric == "ciede2000":
+                cell += f"<br>({ciede2000_jnd(row['difference'])})"
+            cells += [cell, f"{rates[model][metric]:.0%}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -193,3 +193,96 @@ def show_ranked(L, fake_ab, real_ab, indices, scores):
     axes[1, 0].text(-0.1, 0.5, "truth", transform=axes[1, 0].transAxes, rotation=90, va="center")
     fig.tight_layout()
     return fig
+
+
+def plot_gan_losses(history):
+    """The GAN's losses: the discriminator's (D_*) and the generator's (G_*) keys a history holds.
+
+    Per-epoch curves when the history has several epochs; with a single epoch, one bar per loss,
+    where a curve would be one point. The dashed line is log 2, the loss of a discriminator that
+    cannot tell (logit 0), for the D_* losses and G_GAN alike.
+    """
+    chance = float(np.log(2))
+    groups = {"discriminator": [k for k in history[-1] if k.startswith("D")],
+              "generator": [k for k in history[-1] if k.startswith("G_") or k == "G"]}
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    epochs = [record["epoch"] for record in history]
+    for ax, (name, keys) in zip(axes, groups.items()):
+        if len(history) > 1:
+            for key in keys:
+                ax.plot(epochs, [record[key] for record in history], marker="o", label=key)
+            ax.set_xticks(epochs)
+            ax.set_xlabel("epoch")
+            ax.legend()
+        else:
+            values = [history[-1][key] for key in keys]
+            bars = ax.bar(keys, values, color="tab:blue" if name == "discriminator" else "tab:orange")
+            ax.bar_label(bars, fmt="%.3f")
+            ax.set_xlabel(f"mean over epoch {epochs[0]}")
+            ax.set_ylim(0, 1.15 * max(*values, chance))  # room for the labels and the log 2 line
+        ax.axhline(chance, color="grey", linestyle="--", linewidth=1)
+        ax.annotate("log 2: cannot tell", (0.02, chance), xycoords=("axes fraction", "data"),
+                    xytext=(0, 3), textcoords="offset points", color="grey", fontsize=9)
+        ax.set_title(f"{name} losses")
+    fig.tight_layout()
+    return fig
+
+
+def plot_differences_from_baseline(summary, rates, metrics=("ciede2000", "auc"), baseline="grey"):
+    """Each model's paired difference from the baseline, with its 95% interval and win rate.
+
+    Parameters
+    ----------
+    summary : dict
+        :func:`colorlib.metrics.summarize_with_ci`'s output.
+    rates : dict
+        {model: {metric: share of images won}}, :func:`colorlib.metrics.win_rates`'s output.
+    metrics : sequence of str
+    baseline : str
+
+    One panel per metric, one row per model: the dot is the mean difference, the bar its paired
+    interval; the dashed line is the baseline. Green where the interval excludes zero on the
+    better side, red on the worse; the number is the share of images on which the model beats the baseline.
+    """
+    from colorlib.metrics import HIGHER_IS_BETTER, METRIC_NAMES
+
+    models = list(rates)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 0.9 + 0.5 * len(models)), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        rows = [summary[model][metric] for model in models]
+        for y, row in enumerate(rows):
+            worse = row["difference_low"] > 0 if not HIGHER_IS_BETTER[metric] else row["difference_high"] < 0
+            colour = "tab:green" if row["beats_baseline"] else "tab:red" if worse else "tab:grey"
+            ax.errorbar(row["difference"], y, xerr=[[row["difference"] - row["difference_low"]],
+                                                    [row["difference_high"] - row["difference"]]],
+                        fmt="o", color=colour, capsize=4)
+        ax.axvline(0, color="black", linestyle="--", linewidth=1)
+        ax.set_yticks(range(len(models)), [f"{m} (wins {rates[m][metric]:.0%})" for m in models])
+        ax.invert_yaxis()
+        better = "right" if HIGHER_IS_BETTER[metric] else "left"
+        ax.set_xlabel(f"{METRIC_NAMES.get(metric, metric)} minus {baseline} (better: {better})")
+    fig.tight_layout()
+    return fig
+
+
+def show_variants_colorized(variants, colorized, size=2.6):
+    """Contrast variants of a photo as the generator sees them (L*, top) and as it colours them (bottom).
+
+    Parameters
+    ----------
+    variants, colorized : dict of ndarray
+        {name: RGB float image} each, as :func:`colorlib.evaluation.colorize_variants` returns them.
+    """
+    names = list(variants)
+    fig, axes = plt.subplots(2, len(names), figsize=(size * len(names), 2 * size), squeeze=False)
+    for column, name in enumerate(names):
+        for row, image in enumerate((lightness(variants[name]) / 100.0, colorized[name])):
+            ax = axes[row, column]
+            ax.imshow(image, cmap="gray" if row == 0 else None, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[0, column].set_title(name, fontsize=10)
+    axes[0, 0].set_ylabel("the generator's input", fontsize=10)
+    axes[1, 0].set_ylabel("colorized", fontsize=10)
+    fig.tight_layout()
+    return fig

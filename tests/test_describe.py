@@ -1,0 +1,126 @@
+"""The functions that put a run's numbers into words, tables and figures for notebooks 04 to 06."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+
+from colorlib import plots
+from colorlib.config import get_config
+from colorlib.evaluation import (
+    colorize_variants,
+    describe_gan_balance,
+    describe_gan_budget,
+    describe_receptive_field,
+    describe_val_ssim,
+    describe_variants,
+    gan_objective_markdown,
+    grey_ssim,
+    receptive_field,
+    reconstruction_key,
+    takeaways,
+    variants_markdown,
+)
+from colorlib.metrics import (
+    ciede2000_jnd,
+    colourfulness_word,
+    differences_markdown,
+    results_markdown,
+    summarize_with_ci,
+    win_rates,
+)
+from colorlib.models import PatchDiscriminator, build_generator
+from colorlib.stages import Split
+
+HISTORY = [{"epoch": 1, "D_fake": 0.43, "D_real": 0.46, "D": 0.445, "G_GAN": 2.0, "G_L1": 8.0, "G": 10.0,
+            "images_per_s": 13.0, "val_ssim": 0.88}]
+
+
+@pytest.fixture
+def scores():
+    rng = np.random.default_rng(0)
+    grey = {"ciede2000": 11 + rng.normal(0, 1, 40), "auc": 0.88 + rng.normal(0, 0.01, 40),
+            "ssim": 0.9 + rng.normal(0, 0.01, 40), "colourfulness": np.zeros(40),
+            "colourfulness_gap": -40 + rng.normal(0, 1, 40)}
+    model = {"ciede2000": grey["ciede2000"] - 1.5, "auc": grey["auc"] + 0.01, "ssim": grey["ssim"],
+             "colourfulness": 25 + rng.normal(0, 1, 40), "colourfulness_gap": grey["colourfulness_gap"] + 25}
+    model["auc"][:10] -= 0.05  # 10 of 40 photos worse than grey
+    return {"grey": grey, "pretrained": model}
+
+
+def test_scales_name_values():
+    assert colourfulness_word(0) == "not colourful"
+    assert colourfulness_word(30) == "moderately colourful"
+    assert colourfulness_word(200) == "extremely colourful"
+    assert ciede2000_jnd(-0.4).startswith("less than one")
+    assert ciede2000_jnd(1.5).startswith("about one")
+    assert ciede2000_jnd(6) == "about 3 to 6 just-noticeable differences"
+
+
+def test_win_rates_follow_each_metrics_direction(scores):
+    rates = win_rates(scores)
+    assert rates == {"pretrained": {"ciede2000": 1.0, "auc": 0.75}}
+
+
+def test_tables_are_markdown_with_a_row_per_model(scores):
+    summary = summarize_with_ci(scores, n_resamples=200)
+    table = results_markdown(summary, photos_colourfulness=40.0)
+    lines = table.splitlines()
+    assert lines[0].startswith("| model | SSIM (capstone) (higher is better)")
+    assert len(lines) == 2 + 2 + 1 and "beats grey" in lines[3] and "the photos themselves" in lines[-1]
+    assert all(line.count("|") == lines[0].count("|") for line in lines)
+    differences = differences_markdown(summary, scores)
+    assert "100%" in differences and "75%" in differences and "just-noticeable" in differences
+
+
+def test_takeaways_name_the_shipped_row_and_its_colour(scores):
+    summary = summarize_with_ci(scores, n_resamples=200)
+    text = takeaways({"summary": summary, "shipped": "pretrained", "shipped_meets_rule": True}, scores)
+    assert text.count("\n- ") == 2 and "**pretrained** ships" in text
+    assert "lower on 100% of the photos" in text and "higher on 75%" in text
+    assert takeaways({"summary": summary, "shipped": None}, scores).startswith("- No generator")
+
+
+def test_figures_draw(scores):
+    summary = summarize_with_ci(scores, n_resamples=200)
+    assert len(plots.plot_differences_from_baseline(summary, win_rates(scores)).axes) == 2
+    assert len(plots.plot_gan_losses(HISTORY).axes) == 2
+    assert len(plots.plot_gan_losses(HISTORY + [{**HISTORY[0], "epoch": 2}]).axes) == 2
+
+
+def test_patchgan_sees_70_pixels():
+    discriminator = PatchDiscriminator()
+    assert receptive_field(discriminator) == 70
+    assert "larger than the 64 x 64" in describe_receptive_field(discriminator, 64)
+    assert "a local patch" in describe_receptive_field(discriminator, 256)
+
+
+def test_gan_sentences_are_computed():
+    config = get_config("smoke")
+    text = gan_objective_markdown(config)
+    assert r"\lambda = 100" in text and r"\lVert y - G(x) \rVert_1" in text
+    assert reconstruction_key(HISTORY) == "G_L1"
+    assert reconstruction_key([{"G_GAN": 1, "G_CE": 2, "G": 3}]) == "G_CE"
+    assert "80%" in describe_gan_balance(HISTORY) and "better than chance" in describe_gan_balance(HISTORY)
+    assert "0.880" in describe_val_ssim(HISTORY, 0.91, 5) and "0.910" in describe_val_ssim(HISTORY, 0.91, 5)
+    split = Split(source="samples", reason="", train=["a"] * 10, val=["b"], digests={}, counts={})
+    assert f"**{config.gan_epochs} epochs** on **10 photos**" in describe_gan_budget(config, split)
+
+
+def test_grey_ssim_of_a_batch():
+    L = torch.linspace(-1, 1, 2 * 16 * 16).reshape(2, 1, 16, 16)
+    ab = torch.zeros(2, 2, 16, 16)
+    assert grey_ssim({"L": L, "ab": ab}) == pytest.approx(1.0)
+
+
+def test_colorized_variants_are_described():
+    generator, _ = build_generator(32, "never", False)
+    rgb = np.random.default_rng(0).random((40, 48, 3))
+    variants, colorized = colorize_variants(rgb, generator.eval())
+    assert set(colorized) == set(variants) and colorized["original"].shape == rgb.shape
+    table = variants_markdown(variants, colorized)
+    assert len(table.splitlines()) == 2 + len(variants) + 1
+    assert "most colourful colorization" in describe_variants(variants, colorized)
+    assert len(plots.show_variants_colorized(variants, colorized).axes) == 2 * len(variants)
