@@ -561,9 +561,8 @@ def _verdict_words(row):
 def gan_objective_markdown(config):
     """The pix2pix objective as Markdown LaTeX, with the run's lambda and reconstruction term.
 
-    The reconstruction term is ``config.gan_reconstruction`` when the config has it: "l1" (the
-    capstone's) or "pretraining" (the generator's own pretraining loss: cross-entropy over the
-    a*b* bins for a classification head, L1 for a regression head). Without the field, L1.
+    The reconstruction term is ``config.gan_reconstruction``: "l1" (the capstone's) or
+    "cross_entropy" (a classification head's own loss over the a*b* bins), each with its weight.
 
     Parameters
     ----------
@@ -574,8 +573,10 @@ def gan_objective_markdown(config):
     str
         Markdown with two display equations and a sentence naming the terms.
     """
-    reconstruction = getattr(config, "gan_reconstruction", "l1")
-    if reconstruction == "pretraining" and config.head == "classification":
+    reconstruction = config.gan_reconstruction
+    weight = config.lambda_l1
+    if reconstruction == "cross_entropy":
+        weight = config.lambda_cross_entropy
         term = r"\mathrm{CE}\big(q(G(x)),\, q^*(y)\big)"
         words = "the cross-entropy between the generator's scores over the a\\*b\\* bins and the true bins"
     else:
@@ -588,7 +589,7 @@ def gan_objective_markdown(config):
         "",
         r"$$\mathcal{L}_D = \tfrac{1}{2}\Big(\ell\big(D(x, y), 1\big) + \ell\big(D(x, G(x)), 0\big)\Big)$$",
         "",
-        rf"$$\mathcal{{L}}_G = \ell\big(D(x, G(x)), 1\big) + \lambda\, {term}, \qquad \lambda = {config.lambda_l1:g}$$",
+        rf"$$\mathcal{{L}}_G = \ell\big(D(x, G(x)), 1\big) + \lambda\, {term}, \qquad \lambda = {weight:g}$$",
         "",
         f"The reconstruction term is {words} (`gan_reconstruction = \"{reconstruction}\"`). Both networks use "
         f"Adam at a learning rate of {config.gan_lr:g} with betas ({config.beta1:g}, {config.beta2:g}).",
@@ -596,7 +597,7 @@ def gan_objective_markdown(config):
 
 
 def reconstruction_key(history):
-    """The generator's reconstruction-loss key in a GAN history ("G_L1", "G_CE", ...), or None."""
+    """The generator's reconstruction-loss key in a GAN history ("G_L1", "G_cross_entropy"), or None."""
     keys = [key for key in (history[-1] if history else {}) if key.startswith("G_") and key != "G_GAN"]
     return keys[0] if keys else None
 

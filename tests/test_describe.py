@@ -102,7 +102,10 @@ def test_gan_sentences_are_computed():
     text = gan_objective_markdown(config)
     assert r"\lambda = 100" in text and r"\lVert y - G(x) \rVert_1" in text
     assert reconstruction_key(HISTORY) == "G_L1"
-    assert reconstruction_key([{"G_GAN": 1, "G_CE": 2, "G": 3}]) == "G_CE"
+    assert reconstruction_key([{"G_GAN": 1, "G_cross_entropy": 2, "G": 3}]) == "G_cross_entropy"
+    kept = gan_objective_markdown(config.replace(head="classification", gan_reconstruction="cross_entropy",
+                                                 lambda_cross_entropy=3.0))
+    assert r"\lambda = 3" in kept and r"\mathrm{CE}" in kept
     assert "80%" in describe_gan_balance(HISTORY) and "better than chance" in describe_gan_balance(HISTORY)
     assert "0.880" in describe_val_ssim(HISTORY, 0.91, 5) and "0.910" in describe_val_ssim(HISTORY, 0.91, 5)
     split = Split(source="samples", reason="", train=["a"] * 10, val=["b"], digests={}, counts={})
