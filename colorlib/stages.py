@@ -255,6 +255,33 @@ def pretrain(generator, split, config, run_dir, weights="random", log=print):
     return history
 
 
+def training_seconds(history):
+    """The training time of a history, the sum of its epochs' ``seconds``; None when an epoch lacks it."""
+    if not history or any("seconds" not in record for record in history):
+        return None
+    return float(sum(record["seconds"] for record in history))
+
+
+def describe_pretraining(history, n_photos):
+    """One sentence on the pretraining's validation L1 against grey's, from its history (Markdown).
+
+    Parameters
+    ----------
+    history : list of dict
+        :func:`pretrain`'s records; one written before validation was recorded gets a sentence saying so.
+    n_photos : int
+        Validation photos the losses were measured on.
+    """
+    if not history or "val_L1" not in history[-1]:
+        return "This history predates validation losses: rerun with `resume=False` to record them."
+    first, last, grey = history[0]["val_L1"], history[-1]["val_L1"], history[-1]["grey_L1"]
+    verdict = "below" if last < grey else "not below"
+    return (f"On {n_photos} validation photos the generator's L1 went from {first:.4f} after epoch 1 to "
+            f"{last:.4f} after epoch {history[-1]['epoch']}, {verdict} the {grey:.4f} of predicting no colour "
+            "(grey). L1 rewards caution: a generator can lower it by painting less colour, so the pictures below, "
+            "and notebook 05's colour-aware scores, say more than this number.")
+
+
 def load_generator(checkpoint, device="cpu"):
     """Rebuild a generator from a checkpoint; returns (generator, checkpoint dict).
 

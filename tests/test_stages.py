@@ -95,3 +95,13 @@ def test_same_seed_same_weights(run, tmp_path):
     first = torch.load(run_dir / stages.PRETRAINED_FILE, weights_only=True)["generator"]
     second = torch.load(tmp_path / stages.PRETRAINED_FILE, weights_only=True)["generator"]
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_pretraining_is_described_from_its_history():
+    history = [{"epoch": 1, "val_L1": 0.2, "grey_L1": 0.15, "seconds": 2.0},
+               {"epoch": 2, "val_L1": 0.1, "grey_L1": 0.15, "seconds": 3.5}]
+    text = stages.describe_pretraining(history, 5)
+    assert "0.2000 after epoch 1 to 0.1000 after epoch 2, below the 0.1500" in text and "On 5 validation" in text
+    assert "not below" in stages.describe_pretraining([{**history[0], "val_L1": 0.3}], 5)
+    assert "resume=False" in stages.describe_pretraining([{"epoch": 1, "L1": 0.2}], 5)
+    assert stages.training_seconds(history) == 5.5 and stages.training_seconds([{"epoch": 1}]) is None
