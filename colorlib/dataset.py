@@ -27,6 +27,28 @@ def load_rgb(path, size=None):
     return image
 
 
+def most_colourful(paths, size=128):
+    """The most colourful of some photos by Hasler and Suesstrunk's measure, and every photo's score.
+
+    Each photo is scored resized to size x size (:func:`colorlib.metrics.colourfulness`), so that
+    large photos cost no more than small ones.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+    size : int
+
+    Returns
+    -------
+    (path, ndarray)
+        The path with the highest colourfulness, and the scores in the order of ``paths``.
+    """
+    from colorlib.metrics import colourfulness
+
+    scores = np.array([float(colourfulness(np.asarray(load_rgb(p, size)) / 255.0)) for p in paths])
+    return paths[int(np.argmax(scores))], scores
+
+
 def random_resized_crop(lab, size, min_scale=1.0):
     """A random part of a photo's tensor, resized to size x size (bilinear, antialiased).
 

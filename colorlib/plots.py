@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from colorlib.lab import lab_to_rgb, lightness, scaled_channels
+from colorlib.lab import lab_to_rgb, lab_to_srgb, lightness
 
 
 def show_images(images, titles=None, ncols=4, size=3.0):
@@ -25,11 +25,59 @@ def show_images(images, titles=None, ncols=4, size=3.0):
     return fig
 
 
+def lab_axis_colormap(channel, lightness=65.0, extent=80.0, steps=256):
+    """A diverging colour map that shows the colour each value of a* or b* stands for.
+
+    Grey at 0, and at each end the colour of Lab (lightness, -extent, 0) and (lightness, +extent, 0)
+    for a* (green to red), or (lightness, 0, -extent) and (lightness, 0, +extent) for b* (blue to
+    yellow), clipped to the sRGB gamut.
+
+    Parameters
+    ----------
+    channel : {"a", "b"}
+    lightness : float
+        L* of every colour of the map.
+    extent : float
+        The a* or b* at the map's ends.
+    steps : int
+
+    Returns
+    -------
+    matplotlib.colors.ListedColormap
+    """
+    from matplotlib.colors import ListedColormap
+
+    values = np.linspace(-extent, extent, steps)
+    lab = np.zeros((1, steps, 3))
+    lab[..., 0] = lightness
+    lab[..., {"a": 1, "b": 2}[channel]] = values
+    return ListedColormap(lab_to_srgb(lab)[0], name=f"lab_{channel}")
+
+
 def show_lab_channels(lab):
-    """L*, a* and b* of one natural-unit Lab image, each scaled to [0, 1] and shown alone."""
-    scaled = scaled_channels(lab)
-    names = ["L* (lightness)", "a* (green - red)", "b* (blue - yellow)"]
-    return show_images([scaled[..., i] for i in range(3)], names, ncols=3)
+    """A natural-unit Lab image: the photo, then L*, a* and b* each with its colour bar.
+
+    L* is shown in grey from 0 to 100. a* and b* use diverging colour maps centred on 0 (grey: no
+    colour), with the same symmetric limits, so that both show how far the photo's colour goes on
+    each axis (:func:`lab_axis_colormap`).
+    """
+    lab = np.asarray(lab, dtype=np.float64)
+    limit = max(1.0, float(np.percentile(np.abs(lab[..., 1:]), 99.5)))
+    panels = [("L* (lightness)", lab[..., 0], "gray", 0.0, 100.0),
+              ("a* (green - red)", lab[..., 1], lab_axis_colormap("a"), -limit, limit),
+              ("b* (blue - yellow)", lab[..., 2], lab_axis_colormap("b"), -limit, limit)]
+    height, width = lab.shape[:2]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4.2 * height / width + 0.6))
+    axes[0].imshow(np.clip(lab_to_srgb(lab), 0, 1))
+    axes[0].set_title("the photo", fontsize=10)
+    for ax, (name, channel, cmap, low, high) in zip(axes[1:], panels):
+        shown = ax.imshow(channel, cmap=cmap, vmin=low, vmax=high)
+        ax.set_title(name, fontsize=10)
+        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03)
+    for ax in axes:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
 
 
 def show_preprocessing(variants):
@@ -103,6 +151,42 @@ def plot_history(history, keys, title=None):
     ax.legend()
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pretraining(history, loss="L1"):
+    """The pretraining's loss per epoch: training and validation, beside predicting no colour.
+
+    With the L1 loss, one panel: the training L1, the validation L1 (``val_L1``) and, dashed, the
+    validation L1 of grey (``grey_L1``, ab = 0 everywhere). With another loss (the classification's
+    ``cross_entropy``), that loss for training and validation on the left and the validation L1
+    against grey's on the right: grey has no cross-entropy, but its L1 is the reference. Values a
+    history lacks (one written before validation was recorded) are left out.
+
+    Parameters
+    ----------
+    history : list of dict
+        :func:`colorlib.stages.pretrain`'s records.
+    loss : str
+        The training loss's name in the records (:data:`colorlib.train.PRETRAIN_LOSSES`).
+    """
+    panels = [[loss, "val_" + loss]] if loss == "L1" else [[loss, "val_" + loss], ["val_L1"]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 3.5), squeeze=False)
+    epochs = [record["epoch"] for record in history]
+    for ax, keys in zip(axes[0], panels):
+        for key in keys:
+            if all(key in record for record in history):
+                label = {loss: f"training {loss}", "val_" + loss: f"validation {loss}"}.get(key, "validation L1")
+                ax.plot(epochs, [record[key] for record in history], marker="o", label=label)
+        if "L1" in keys[-1] and history and "grey_L1" in history[-1]:
+            ax.axhline(history[-1]["grey_L1"], color="0.4", linestyle="--", label="grey (no colour), validation L1")
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_ylabel("L1" if "L1" in keys[-1] else loss)
+        if ax.lines:
+            ax.legend(fontsize=8)
+    axes[0, 0].set_title("pretraining loss")
     fig.tight_layout()
     return fig
 

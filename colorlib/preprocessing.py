@@ -63,11 +63,26 @@ def _with_lightness(lab, lightness01):
     return np.clip(lab_to_srgb(lab), 0.0, 1.0)
 
 
+def histogram_peak(L, bins=64):
+    """The L* (0-100) at the centre of the fullest bin of L*'s histogram: where most pixels lie.
+
+    The bins are those of notebook 02's histograms (``bins`` equal bins over 0-100).
+    """
+    counts, edges = np.histogram(np.asarray(L).ravel(), bins=bins, range=(0.0, 100.0))
+    top = int(np.argmax(counts))
+    return float((edges[top] + edges[top + 1]) / 2)
+
+
 def lightness_summary(variants):
-    """Per variant: mean, standard deviation and 1st-99th percentile span of L*."""
+    """Per variant: mean, standard deviation, 1st-99th percentile span and main peak of L*.
+
+    Also the share of pixels (in %) pushed to the ends, L* below 1 or above 99, which shows as a
+    washed-out or crushed photo.
+    """
     summary = {}
     for name, image in variants.items():
         L = lightness(image)
         p1, p99 = np.percentile(L, [1, 99])
-        summary[name] = {"mean": float(L.mean()), "std": float(L.std()), "p1-p99 span": float(p99 - p1)}
+        summary[name] = {"mean": float(L.mean()), "std": float(L.std()), "p1-p99 span": float(p99 - p1),
+                         "main peak": histogram_peak(L), "% at the ends": float(100 * np.mean((L < 1) | (L > 99)))}
     return summary

@@ -11,6 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
+from colorlib.capstone import comparison_rows, hardware
 from colorlib.evaluation import describe_shipped
 from colorlib.study import STUDY_FILE, describe_study, study_table
 
@@ -362,6 +363,30 @@ def summary_page(run, metrics, out_dir):
     return "\n".join(lines)
 
 
+def capstone_rows(run):
+    """This run beside the capstone (:func:`colorlib.capstone.comparison_rows`), from run.json alone.
+
+    The training time is the wall time of notebooks 03 and 04, where the generator and the GAN train.
+    """
+    from colorlib.config import get_config
+
+    parameters = run["parameters"]
+    config = get_config(parameters["profile"], data=parameters.get("data"), **parameters.get("overrides", {}))
+    env, data, wall = run["environment"], run.get("data") or {}, run["wall_time_s"]
+    training = [name for name in ("03_pretrain_generator", "04_train_gan") if name in wall]
+    seconds = sum(wall[name] for name in training) if training else None
+    return comparison_rows(config, data.get("train", 0), data.get("val", 0), env.get("weights"),
+                           hardware(env.get("cuda"), env.get("cpu_count")), seconds,
+                           "notebooks " + " and ".join(name[:2] for name in training))
+
+
+def capstone_html(rows):
+    """The rows of :func:`capstone_rows` as an HTML table."""
+    body = "".join(f"<tr><td>{html.escape(a)}</td><td>{html.escape(c)}</td><td>{html.escape(o)}</td></tr>"
+                   for a, c, o in rows)
+    return f"<table><tr><th></th><th>the capstone</th><th>this run</th></tr>{body}</table>"
+
+
 def index_page(run, metrics=None, out_dir=None):
     """The report's front page: what the course is, the headline table, the figures, the notebooks, the machine."""
     total = sum(run["wall_time_s"].values())
@@ -400,6 +425,9 @@ colour at all. Every number and figure below was computed by the run that wrote 
 <code>{html.escape(run["make_line"])}</code>, in {total / 60:.1f} minutes.</p>
 {results}
 {figures}
+<h2>This run and the capstone</h2>
+<p>The capstone's recipe as it published it, beside what this run did (notebook 03 explains each change).</p>
+{capstone_html(capstone_rows(run))}
 <h2>The notebooks</h2>
 <table><tr><th>notebook</th><th>what it teaches</th><th>wall time</th></tr>
 {lessons}

@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import os
 import random
+import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -22,7 +23,7 @@ from colorlib.images import scan_images
 from colorlib.metrics import score_images
 from colorlib.models import PatchDiscriminator, build_generator, encoder_of, freeze_encoder_norms
 from colorlib.plots import show_gray_fake_real
-from colorlib.predict import predict_ab
+from colorlib.predict import predict_ab, resized
 from colorlib.runtime import pick_device, resolve_precision, seed_everything
 from colorlib.sources import list_images, relative_names, resolve_data, split_paths
 from colorlib.train import (
@@ -211,7 +212,11 @@ def new_generator(config, verbose=True):
 def pretrain(generator, split, config, run_dir, weights="random", log=print):
     """L1-pretrain a generator on the split's training images; checkpoint each epoch.
 
-    Resumes from the run folder's checkpoint when ``config.resume`` and it matches.
+    After every epoch the history also records the loss on the first ``config.ssim_images``
+    validation photos, seen at the training size (``val_L1``, the same L1 the training reports;
+    with ``head="classification"`` also ``val_cross_entropy``), the L1 of predicting no colour on
+    those photos (``grey_L1``, the reference a generator has to beat) and the epoch's training
+    time in ``seconds``. Resumes from the run folder's checkpoint when ``config.resume`` and it matches.
     """
     seed_everything(config.seed)
     device, precision, processes = runtime(config)
@@ -224,12 +229,57 @@ def pretrain(generator, split, config, run_dir, weights="random", log=print):
     generator = prepare(generator, config, device, processes)
     trainer = L1Pretrainer(generator, config.pretrain_lr, precision, config.micro_batches, config.pretrain_schedule,
                            loss=config.head, encoder=encoder, encoder_lr=config.pretrain_lr * config.encoder_lr_scale)
+    val = {k: resized(v, config.size) for k, v in validation_batch(split, config, config.ssim_images).items()}
+    grey_l1 = float(val["ab"].abs().mean())  # predicting ab = 0 everywhere, computed once
+    clock = [time.perf_counter()]
+
+    def validation_losses(epoch):
+        seconds = time.perf_counter() - clock[0]
+        net = unwrap(generator)
+        fake_ab = predict_ab(net, val["L"], precision)
+        record = {"val_L1": float((fake_ab - val["ab"]).abs().mean()), "grey_L1": grey_l1, "seconds": seconds}
+        if config.head == "classification":
+            was_training = net.training
+            net.eval()
+            with torch.no_grad():
+                record["val_cross_entropy"] = float(net(val["L"].to(device), val["ab"].to(device)))
+            net.train(was_training)
+        clock[0] = time.perf_counter()
+        return record
+
     history = fit(trainer, train_set, config.pretrain_epochs, config, device,
-                  Path(run_dir) / PRETRAINED_FILE, "pretrain", processes, log=log,
+                  Path(run_dir) / PRETRAINED_FILE, "pretrain", processes, on_epoch_end=validation_losses, log=log,
                   extra_state={"weights": weights}, fingerprint=training_photos(split))
     if processes.is_main:
         save_json(Path(run_dir) / PRETRAIN_HISTORY_FILE, history)
     return history
+
+
+def training_seconds(history):
+    """The training time of a history, the sum of its epochs' ``seconds``; None when an epoch lacks it."""
+    if not history or any("seconds" not in record for record in history):
+        return None
+    return float(sum(record["seconds"] for record in history))
+
+
+def describe_pretraining(history, n_photos):
+    """One sentence on the pretraining's validation L1 against grey's, from its history (Markdown).
+
+    Parameters
+    ----------
+    history : list of dict
+        :func:`pretrain`'s records; one written before validation was recorded gets a sentence saying so.
+    n_photos : int
+        Validation photos the losses were measured on.
+    """
+    if not history or "val_L1" not in history[-1]:
+        return "This history predates validation losses: rerun with `resume=False` to record them."
+    first, last, grey = history[0]["val_L1"], history[-1]["val_L1"], history[-1]["grey_L1"]
+    verdict = "below" if last < grey else "not below"
+    return (f"On {n_photos} validation photos the generator's L1 went from {first:.4f} after epoch 1 to "
+            f"{last:.4f} after epoch {history[-1]['epoch']}, {verdict} the {grey:.4f} of predicting no colour "
+            "(grey). L1 rewards caution: a generator can lower it by painting less colour, so the pictures below, "
+            "and notebook 05's colour-aware scores, say more than this number.")
 
 
 def load_generator(checkpoint, device="cpu"):

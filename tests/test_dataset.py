@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from colorlib.dataset import ColorizationDataset, LabTensorDataset, load_rgb, random_resized_crop
+from colorlib.dataset import ColorizationDataset, LabTensorDataset, load_rgb, most_colourful, random_resized_crop
 from colorlib.lab import rgb_to_lab
 
 
@@ -98,3 +98,15 @@ def test_cached_training_items_are_cropped_to_the_crop_size():
 def test_decoded_training_items_are_cropped_like_cached_ones(photos):
     item = ColorizationDataset(photos[:1], "train", 32, crop_size=16, min_scale=0.5)[0]
     assert item["L"].shape == (1, 16, 16) and item["ab"].shape == (2, 16, 16)
+
+
+def test_most_colourful_picks_the_photo_with_the_most_colour(tmp_path):
+    grey = np.full((40, 50, 3), 128, np.uint8)
+    colourful = np.zeros((40, 50, 3), np.uint8)
+    colourful[:, :25] = (255, 0, 0)
+    colourful[:, 25:] = (0, 0, 255)
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    Image.fromarray(colourful).save(tmp_path / "colourful.png")
+    paths = [tmp_path / "grey.png", tmp_path / "colourful.png"]
+    path, scores = most_colourful(paths, size=32)
+    assert path == paths[1] and scores[0] < 1 < scores[1] and scores.shape == (2,)

@@ -90,3 +90,9 @@ def test_gan_loss_is_low_when_the_logits_are_right():
 def test_unknown_gan_mode_is_refused():
     with pytest.raises(ValueError, match="wgan"):
         GANLoss("wgan")
+
+
+def test_a_new_generator_is_wholly_in_training_mode():
+    # DynamicUnet's dummy forward leaves the encoder in eval mode; training must not start so.
+    generator, _ = build_generator(32, "never", verbose=False)
+    assert all(module.training for module in generator.modules())

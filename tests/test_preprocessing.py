@@ -6,6 +6,7 @@ from colorlib.lab import lightness
 from colorlib.preprocessing import (
     equalize_adaptive,
     equalize_histogram,
+    histogram_peak,
     lightness_summary,
     lower_contrast,
     preprocessing_variants,
@@ -49,3 +50,14 @@ def test_variants_change_L_only(photo):
     assert summary["low contrast"]["std"] < summary["original"]["std"]
     assert summary["contrast stretching"]["std"] > summary["low contrast"]["std"]
     np.testing.assert_allclose(lightness(variants["original"]), lightness(photo), atol=0.05)
+
+
+def test_histogram_peak_finds_where_most_pixels_lie():
+    L = np.concatenate([np.full(100, 30.2), np.full(10, 80.0)])
+    assert abs(histogram_peak(L) - 30.2) <= 100 / 64 / 2
+
+
+def test_summary_counts_pixels_pushed_to_the_ends(photo):
+    summary = lightness_summary(preprocessing_variants(photo))
+    assert 0 <= summary["original"]["% at the ends"] <= summary["contrast stretching"]["% at the ends"]
+    assert 0 <= summary["original"]["main peak"] <= 100

@@ -70,6 +70,19 @@ def test_index_page_is_a_front_page_without_json(tmp_path):
     assert "{" not in page.split("</style>")[1]  # no JSON dump
 
 
+def test_index_page_sets_the_run_beside_the_capstone(tmp_path):
+    run = {"parameters": {"profile": "cpu", "run_dir": "../runs/cpu", "overrides": {"gan_epochs": 2}},
+           "make_line": "make all PROFILE=cpu", "data": {"train": 1543, "val": 195},
+           "wall_time_s": {"01_data_and_lab": 60.0, "03_pretrain_generator": 1800.0, "04_train_gan": 576.0},
+           "environment": {"cpu_count": 2, "cuda": None, "weights": "imagenet"}}
+    page = index_page(run, out_dir=tmp_path)
+    assert "This run and the capstone" in page and "<td>9,000 (of fastai" in page and "<td>1,543</td>" in page
+    assert "<td>30 + 70</td>" in page and "+ 2</td>" in page  # the override reaches the table
+    assert "<td>one NVIDIA V100 GPU</td><td>2 CPU cores, no GPU</td>" in page
+    assert "39.6 minutes (notebooks 03 and 04)" in page
+    assert "runs/cpu" not in page and "{" not in page.split("</style>")[1]
+
+
 def test_readme_results_section_is_rewritten_from_the_run(tmp_path):
     from colorlib.report import RESULTS_MARKERS, update_readme
 

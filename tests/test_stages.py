@@ -62,6 +62,9 @@ def test_missing_split_says_which_notebook_to_run(tmp_path):
 def test_training_writes_checkpoints_and_histories(run):
     config, run_dir, split, pretrain_history, gan_history, shown = run
     assert [r["epoch"] for r in pretrain_history] == [1, 2]
+    assert set(pretrain_history[0]) >= {"L1", "val_L1", "grey_L1", "seconds"}
+    assert pretrain_history[0]["grey_L1"] == pretrain_history[1]["grey_L1"] > 0  # one fixed validation batch
+    assert pretrain_history[1]["val_L1"] != pretrain_history[0]["val_L1"] and pretrain_history[0]["seconds"] > 0
     assert set(gan_history[0]) >= {"D_fake", "D_real", "D", "G_GAN", "G_L1", "G", "val_ssim"}
     assert json.loads((run_dir / stages.GAN_HISTORY_FILE).read_text()) == gan_history
     state = torch.load(run_dir / stages.GAN_FILE, weights_only=True)
@@ -92,3 +95,13 @@ def test_same_seed_same_weights(run, tmp_path):
     first = torch.load(run_dir / stages.PRETRAINED_FILE, weights_only=True)["generator"]
     second = torch.load(tmp_path / stages.PRETRAINED_FILE, weights_only=True)["generator"]
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_pretraining_is_described_from_its_history():
+    history = [{"epoch": 1, "val_L1": 0.2, "grey_L1": 0.15, "seconds": 2.0},
+               {"epoch": 2, "val_L1": 0.1, "grey_L1": 0.15, "seconds": 3.5}]
+    text = stages.describe_pretraining(history, 5)
+    assert "0.2000 after epoch 1 to 0.1000 after epoch 2, below the 0.1500" in text and "On 5 validation" in text
+    assert "not below" in stages.describe_pretraining([{**history[0], "val_L1": 0.3}], 5)
+    assert "resume=False" in stages.describe_pretraining([{"epoch": 1, "L1": 0.2}], 5)
+    assert stages.training_seconds(history) == 5.5 and stages.training_seconds([{"epoch": 1}]) is None

@@ -1,0 +1,29 @@
+from colorlib.capstone import CAPSTONE, comparison_markdown, comparison_rows, duration, hardware
+from colorlib.config import get_config
+
+
+def test_rows_set_the_run_beside_the_capstone():
+    config = get_config("cpu")
+    rows = comparison_rows(config, 1543, 195, "imagenet", "2 CPU cores, no GPU", 2376.0, "notebooks 03 and 04")
+    assert [row[0] for row in rows] == list(CAPSTONE)
+    ours = {aspect: mine for aspect, _, mine in rows}
+    assert ours["training photos"] == "1,543"
+    assert ours["image size"] == "64 px (crops of photos held at 128 px)"
+    assert ours["epochs (pretraining + GAN)"] == f"{config.pretrain_epochs} + {config.gan_epochs}"
+    assert ours["encoder and starting weights"] == "EfficientNet-Lite0, ImageNet weights"
+    assert ours["training time"] == "39.6 minutes (notebooks 03 and 04)"
+    assert dict((a, c) for a, c, _ in rows)["epochs (pretraining + GAN)"] == "30 + 70"
+
+
+def test_an_unknown_time_says_so_and_the_paper_profile_matches_the_capstone():
+    rows = comparison_rows(get_config("paper"), 9000, 3000)
+    ours = {aspect: mine for aspect, _, mine in rows}
+    assert ours["training time"] == "not yet known" and ours["image size"] == "256 px"
+    assert ours["epochs (pretraining + GAN)"] == "30 + 70"
+
+
+def test_markdown_table_escapes_stars_and_hardware_reads_as_words():
+    table = comparison_markdown([("loss", "L1", "classification over a*b* bins")])
+    assert table.splitlines()[2] == "| loss | L1 | classification over a\\*b\\* bins |"
+    assert hardware("NVIDIA V100", 8) == "one NVIDIA V100 GPU" and hardware(None, 2) == "2 CPU cores, no GPU"
+    assert duration(90) == "1.5 minutes" and duration(11 * 3600) == "11.0 hours"
