@@ -3,6 +3,7 @@
 A profile is data: every field can be overridden from a notebook's parameters or the make line.
 """
 import dataclasses
+import numbers
 from dataclasses import dataclass
 
 
@@ -51,6 +52,33 @@ class Config:
     progress: bool = True  # a live progress bar and speeds (in JupyterLab and in a terminal)
 
     def __post_init__(self):
+        # Checked here, before anything is written: a bad value found later (batch_size=0 as a
+        # ZeroDivisionError after split.json, pretrain_epochs=-1 as "no checkpoint") names nothing.
+        for name in ("batch_size", "size", "micro_batches"):
+            if not isinstance(getattr(self, name), numbers.Integral) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        for name in ("n_images", "load_size", "pretrain_epochs", "gan_epochs", "gan_photos", "num_workers",
+                     "display_every", "ssim_images", "study_images"):
+            if not isinstance(getattr(self, name), numbers.Integral) or getattr(self, name) < 0:
+                raise ValueError(f"{name} must be an integer of 0 or more, got {getattr(self, name)!r}")
+        for name in ("pretrain_lr", "gan_lr", "temperature"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {self.val_fraction}")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise ValueError(f"beta1 and beta2 must lie in [0, 1), got {self.beta1} and {self.beta2}")
+        if not 0 <= self.rebalance <= 1:
+            raise ValueError(f"rebalance must lie in [0, 1], got {self.rebalance}")
+        if not (self.lambda_l1 >= 0 and self.encoder_lr_scale >= 0):
+            raise ValueError(f"lambda_l1 and encoder_lr_scale must be 0 or more, got {self.lambda_l1} "
+                             f"and {self.encoder_lr_scale}")
+        if self.gan_mode not in ("vanilla", "lsgan"):
+            raise ValueError(f"gan_mode must be 'vanilla' or 'lsgan', got {self.gan_mode!r}")
+        if self.imagenet_weights not in ("auto", "never", "required"):
+            raise ValueError(f"imagenet_weights must be 'auto', 'never' or 'required', got {self.imagenet_weights!r}")
+        if self.precision not in ("auto", "bf16", "fp16", "fp32"):
+            raise ValueError(f"precision must be 'auto', 'bf16', 'fp16' or 'fp32', got {self.precision!r}")
         if not 0 < self.crop_scale <= 1:
             raise ValueError(f"crop_scale must lie in (0, 1], got {self.crop_scale}")
         if self.load_size and self.load_size < self.size:

@@ -42,3 +42,37 @@ def test_paper_profile_is_the_capstone():
     assert (paper.pretrain_epochs, paper.pretrain_lr, paper.pretrain_schedule) == (30, 1e-4, "constant")
     assert (paper.gan_epochs, paper.gan_lr, paper.beta1, paper.lambda_l1) == (70, 2e-4, 0.5, 100.0)
     assert paper.photo_size == 256 and paper.crop_scale == 1.0
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"batch_size": 0}, "batch_size must be a positive integer, got 0"),
+    ({"size": -5}, "size must be a positive integer, got -5"),
+    ({"micro_batches": 0}, "micro_batches must be a positive integer"),
+    ({"pretrain_epochs": -1}, "pretrain_epochs must be an integer of 0 or more, got -1"),
+    ({"gan_epochs": -2}, "gan_epochs must be an integer of 0 or more"),
+    ({"n_images": -1}, "n_images must be an integer of 0 or more"),
+    ({"gan_photos": 1.5}, "gan_photos must be an integer of 0 or more, got 1.5"),
+    ({"val_fraction": 1.0}, "val_fraction must lie strictly between 0 and 1, got 1.0"),
+    ({"val_fraction": 0}, "val_fraction must lie strictly between 0 and 1"),
+    ({"pretrain_lr": 0.0}, "pretrain_lr must be positive"),
+    ({"gan_lr": float("nan")}, "gan_lr must be positive, got nan"),
+    ({"beta1": 1.0}, r"beta1 and beta2 must lie in \[0, 1\)"),
+    ({"gan_mode": "wgan"}, "gan_mode must be 'vanilla' or 'lsgan'"),
+    ({"precision": "fp8"}, "precision must be"),
+])
+def test_out_of_range_fields_are_refused_naming_the_field_and_range(changes, message):
+    with pytest.raises(ValueError, match=message):
+        get_config("smoke", **changes)
+
+
+def test_a_bad_batch_size_is_refused_before_the_split_is_written(tmp_path):
+    from colorlib import stages
+
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        stages.make_split(get_config("smoke", batch_size=0), tmp_path, log=lambda line: None)
+    assert not (tmp_path / stages.SPLIT_FILE).exists()
+
+
+def test_every_profile_passes_its_own_checks():
+    for profile in PROFILES:
+        assert get_config(profile) == PROFILES[profile]
