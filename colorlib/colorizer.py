@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 from tqdm import tqdm
@@ -23,7 +22,7 @@ from colorlib.metrics import colourfulness
 from colorlib.plots import show_images
 from colorlib.predict import predict_ab
 from colorlib.sources import list_images, package_photo_paths
-from colorlib.train import save_checkpoint
+from colorlib.train import CheckpointError, check_checkpoint, load_checkpoint, save_checkpoint
 
 EXPORT_FORMAT = "colorlib-generator"
 EXPORT_VERSION = 1
@@ -34,10 +33,6 @@ EXPECTED = (f"a colorlib training checkpoint ({stages.GAN_FILE}, {stages.PRETRAI
 # the sRGB cube); the rest of the bound covers the float32 L and the gamut test's slack.
 LIGHTNESS_TOLERANCE = 0.5
 SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
-
-
-class CheckpointError(ValueError):
-    """A file given as a generator that is neither a training checkpoint nor a generator export."""
 
 
 def read_checkpoint(path, mmap=False):
@@ -62,19 +57,13 @@ def read_checkpoint(path, mmap=False):
         If the file is not one of the two kinds, naming the file and what was expected.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist; expected {EXPECTED}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except Exception as error:  # not a zip, a bad pickle, a pickled object: all say "not ours"
-        raise CheckpointError(f"{path} is not a checkpoint torch can load safely "
-                              f"({type(error).__name__}); expected {EXPECTED}") from None
-    if not (isinstance(state, dict) and "generator" in state and "config" in state):
+    state = load_checkpoint(path, mmap=mmap, expected=EXPECTED)  # the one loader that checks the form
+    if not ("generator" in state and "config" in state):
         raise CheckpointError(f"{path} holds no generator and config; expected {EXPECTED}")
     if "format" in state and (state["format"], state.get("version")) != (EXPORT_FORMAT, EXPORT_VERSION):
         raise CheckpointError(f"{path} is format {state['format']!r} version {state.get('version')}; "
                               f"expected {EXPECTED}")
-    return state
+    return check_checkpoint(state, path, ("generator", "config"), EXPECTED)
 
 
 def load_colorizer(path, device="cpu", chroma_scale=None):
