@@ -22,7 +22,7 @@ from colorlib.metrics import colourfulness
 from colorlib.plots import show_images
 from colorlib.predict import predict_ab
 from colorlib.sources import list_images, package_photo_paths
-from colorlib.train import CheckpointError, check_checkpoint, load_checkpoint, save_checkpoint
+from colorlib.train import CheckpointError, check_checkpoint, check_finite_generator, load_checkpoint, save_checkpoint
 
 EXPORT_FORMAT = "colorlib-generator"
 EXPORT_VERSION = 1
@@ -63,7 +63,8 @@ def read_checkpoint(path, mmap=False):
     if "format" in state and (state["format"], state.get("version")) != (EXPORT_FORMAT, EXPORT_VERSION):
         raise CheckpointError(f"{path} is format {state['format']!r} version {state.get('version')}; "
                               f"expected {EXPECTED}")
-    return check_checkpoint(state, path, ("generator", "config"), EXPECTED)
+    check_checkpoint(state, path, ("generator", "config"), EXPECTED)
+    return check_finite_generator(state, path, weights=not mmap)  # mapped: the weights are read, and checked, later
 
 
 def load_colorizer(path, device="cpu", chroma_scale=None):

@@ -10,7 +10,6 @@ import functools
 import hashlib
 import inspect
 import json
-import math
 import os
 import random
 from pathlib import Path
@@ -34,11 +33,11 @@ from colorlib.train import (
     CheckpointError,
     ColorizationGAN,
     L1Pretrainer,
+    check_finite_generator,
     checkpoint_config,
     fit,
     load_checkpoint,
     load_json,
-    non_finite_tensors,
     run_lock,
     save_json,
 )
@@ -326,7 +325,7 @@ def load_generator(checkpoint, device="cpu"):
     A generator export may carry a chroma scale (:mod:`colorlib.calibration`); it becomes the
     generator's ``chroma_scale``, which :func:`colorlib.predict.predict_ab` applies.
     """
-    state = load_checkpoint(checkpoint, require=("generator", "config"))
+    state = check_finite_generator(load_checkpoint(checkpoint, require=("generator", "config")), checkpoint)
     config = checkpoint_config(state, checkpoint)
     generator, _ = build_generator(config.size, "never", False, config.encoder, config.head, config.temperature)
     if config.freeze_encoder_bn:
@@ -336,15 +335,7 @@ def load_generator(checkpoint, device="cpu"):
     except RuntimeError as error:  # missing or unexpected keys, wrong shapes
         raise CheckpointError(f"{checkpoint}: its generator does not fit the network its config describes "
                               f"({str(error)[:300]})") from None
-    # Garbage in, garbage out with exit 0: a NaN weight or scale would paint every photo black.
-    bad = non_finite_tensors({"generator": generator})
-    if bad:
-        raise CheckpointError(f"{checkpoint}: its generator holds weights that are not finite ({bad[0]}, "
-                              f"{len(bad)} tensors in all); expected finite weights")
-    scale = state.get("chroma_scale", 1.0)
-    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale >= 0):
-        raise CheckpointError(f"{checkpoint}: its chroma_scale is {scale!r}; expected a finite number >= 0")
-    generator.chroma_scale = float(scale)
+    generator.chroma_scale = float(state.get("chroma_scale", 1.0))
     return generator.to(device), state
 
 

@@ -674,6 +674,27 @@ def checkpoint_config(state, path):
         raise CheckpointError(f"{path}: its config is not valid ({error})") from None
 
 
+def check_finite_generator(state, path, weights=True):
+    """Refuse a checkpoint whose chroma scale, or (with ``weights``) generator weights, are not finite.
+
+    A NaN weight or scale paints every photo black, and colorize would still exit 0.
+
+    Raises
+    ------
+    CheckpointError
+        Naming the file and the first tensor or the scale at fault.
+    """
+    scale = state.get("chroma_scale", 1.0)
+    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale >= 0):
+        raise CheckpointError(f"{path}: its chroma_scale is {scale!r}; expected a finite number >= 0")
+    bad = [key for key, tensor in state["generator"].items()
+           if weights and tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if bad:
+        raise CheckpointError(f"{path}: its generator holds weights that are not finite ({bad[0]}, "
+                              f"{len(bad)} tensors in all); expected finite weights")
+    return state
+
+
 def non_finite_tensors(modules):
     """Names of the parameters and buffers of ``{name: module}`` that hold a NaN or an infinity."""
     return [f"{name}.{key}" for name, module in modules.items()
