@@ -9,7 +9,9 @@ PROFILE ?= cpu
 DATA ?=
 OVERRIDES ?=
 REPORT ?= report
-RUN_DIR ?= runs/$(PROFILE)
+# Empty: runs/PROFILE for the profile's own settings, runs/PROFILE-HASH when DATA or OVERRIDES
+# make it another run (colorlib.stages.run_name), so a new run never meets an old one's checkpoints.
+RUN_DIR ?=
 NBVAL = -m pytest --nbval notebooks -p no:cacheprovider
 
 # With the default PYTHON, every target first makes sure .venv exists and is up to date;
@@ -30,7 +32,7 @@ env: $(ENV)
 
 all: $(ENV)
 	$(PYTHON) -m colorlib report --profile $(PROFILE) --data "$(DATA)" --overrides "$(OVERRIDES)" \
-		--run-dir $(RUN_DIR) --out $(REPORT) $(if $(filter report,$(REPORT)),--readme README.md)
+		$(if $(RUN_DIR),--run-dir $(RUN_DIR)) --out $(REPORT) $(if $(filter report,$(REPORT)),--readme README.md)
 
 test: unit nbval report-smoke
 

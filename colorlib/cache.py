@@ -6,6 +6,8 @@ repository (``COLORLIB_CACHE``, else ``$XDG_CACHE_HOME/colorlib``, else ``~/.cac
 """
 import hashlib
 import os
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +38,16 @@ def file_digest(path):
     return digest.hexdigest()
 
 
+def check_digest(digest, where="the cache key"):
+    """Return ``digest`` if it is a sha256 hex digest (64 characters 0-9a-f), else raise ValueError.
+
+    A digest becomes a file name in the cache: anything else (``../..``) could leave the cache folder.
+    """
+    if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+        raise ValueError(f"{where} {digest!r} is not a sha256 digest; expected 64 hexadecimal characters")
+    return digest
+
+
 def lab_tensor(rgb, size):
     """Resize an RGB uint8 array to size x size and return normalised Lab, (3, size, size) float16."""
     resized = np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BICUBIC))
@@ -61,14 +73,30 @@ class LabCache:
         self.hits = self.misses = 0
 
     def entry(self, digest):
+        """The cache file of a photo's sha256 ``digest`` (refused unless 64 hex characters)."""
+        digest = check_digest(digest)
         return self.folder / digest[:2] / f"{digest}.pt"
 
     def get(self, path, digest=None):
-        """The photo's (3, size, size) float16 Lab tensor, from the cache or computed and stored."""
+        """The photo's (3, size, size) float16 Lab tensor, from the cache or computed and stored.
+
+        ``digest`` is the file's sha256 when the caller has just computed it; None hashes the file
+        now. A cache entry that cannot be read (truncated, overwritten) is named and rebuilt.
+        """
         entry = self.entry(digest or file_digest(path))
         if entry.is_file():
-            self.hits += 1
-            return torch.load(entry, weights_only=True)
+            try:
+                tensor = torch.load(entry, weights_only=True)
+            except Exception as error:
+                tensor = None
+                warnings.warn(f"cache entry {entry} for {path} is corrupt ({type(error).__name__}); rebuilding it",
+                              stacklevel=2)
+            if torch.is_tensor(tensor) and tensor.shape == (3, self.size, self.size):
+                self.hits += 1
+                return tensor
+            if tensor is not None:
+                warnings.warn(f"cache entry {entry} for {path} holds no {self.size} px Lab tensor; rebuilding it",
+                              stacklevel=2)
         self.misses += 1
         tensor = lab_tensor(read_rgb(path), self.size)
         entry.parent.mkdir(parents=True, exist_ok=True)

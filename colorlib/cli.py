@@ -26,7 +26,9 @@ def main(argv=None):
 def add_profile_arguments(parser, default_profile):
     parser.add_argument("--profile", default=default_profile, help=f"smoke, cpu or paper (default: {default_profile})")
     parser.add_argument("--data", default="", help="auto, coco_sample, samples or a folder (default: the profile's)")
-    parser.add_argument("--run-dir", default=None, help="run folder (default: runs/PROFILE)")
+    parser.add_argument("--run-dir", default=None,
+                        help="run folder (default: runs/PROFILE, or runs/PROFILE-HASH when data or overrides "
+                             "make it another run)")
     parser.add_argument("--overrides", default="", help='config fields to change, e.g. "size=96 gan_epochs=3"')
 
 
@@ -39,12 +41,25 @@ def add_report_parser(commands):
     report.set_defaults(run=run_report)
 
 
+def default_run_dir(args):
+    """The run folder of a command: ``--run-dir``, else ``runs/<name>`` (:func:`colorlib.stages.run_name`)."""
+    from colorlib import stages
+    from colorlib.config import get_config, parse_overrides
+
+    if args.run_dir:
+        return args.run_dir
+    config = get_config(args.profile, data=args.data or None, **parse_overrides(args.overrides))
+    run_dir = str(stages.run_folder(args.profile, config=config, root="runs"))
+    print(f"run folder: {run_dir}", file=sys.stderr)
+    return run_dir
+
+
 def run_report(args):
     from colorlib.config import parse_overrides
     from colorlib.report import NotebookFailed, build_report
 
     try:
-        build_report(args.profile, args.out, args.run_dir or f"runs/{args.profile}", data=args.data or None,
+        build_report(args.profile, args.out, default_run_dir(args), data=args.data or None,
                      notebooks_dir=args.notebooks, overrides=parse_overrides(args.overrides), readme=args.readme)
     except NotebookFailed as error:
         print(f"error: {error}", file=sys.stderr)
@@ -64,7 +79,7 @@ def run_train(args):
     from colorlib.config import get_config, parse_overrides
 
     config = get_config(args.profile, data=args.data or None, **parse_overrides(args.overrides))
-    run_dir = args.run_dir or f"runs/{args.profile}"
+    run_dir = default_run_dir(args)
     from colorlib.distributed import current_processes, shutdown
 
     stages.train_everything(config, run_dir)

@@ -24,7 +24,7 @@ from colorlib.metrics import colourfulness
 from colorlib.plots import show_images
 from colorlib.predict import predict_ab
 from colorlib.sources import list_images, package_photo_paths
-from colorlib.train import save_checkpoint
+from colorlib.train import CheckpointError, check_checkpoint, check_finite_generator, load_checkpoint, save_checkpoint
 
 EXPORT_FORMAT = "colorlib-generator"
 EXPORT_VERSION = 1
@@ -41,10 +41,6 @@ BAND_PIXELS = 1 << 18
 BYTES_PER_PIXEL = 40
 SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
 ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}  # formats a colorized photo keeps its transparency in
-
-
-class CheckpointError(ValueError):
-    """A file given as a generator that is neither a training checkpoint nor a generator export."""
 
 
 def read_checkpoint(path, mmap=False):
@@ -69,19 +65,14 @@ def read_checkpoint(path, mmap=False):
         If the file is not one of the two kinds, naming the file and what was expected.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist; expected {EXPECTED}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except Exception as error:  # not a zip, a bad pickle, a pickled object: all say "not ours"
-        raise CheckpointError(f"{path} is not a checkpoint torch can load safely "
-                              f"({type(error).__name__}); expected {EXPECTED}") from None
-    if not (isinstance(state, dict) and "generator" in state and "config" in state):
+    state = load_checkpoint(path, mmap=mmap, expected=EXPECTED)  # the one loader that checks the form
+    if not ("generator" in state and "config" in state):
         raise CheckpointError(f"{path} holds no generator and config; expected {EXPECTED}")
     if "format" in state and (state["format"], state.get("version")) != (EXPORT_FORMAT, EXPORT_VERSION):
         raise CheckpointError(f"{path} is format {state['format']!r} version {state.get('version')}; "
                               f"expected {EXPECTED}")
-    return state
+    check_checkpoint(state, path, ("generator", "config"), EXPECTED)
+    return check_finite_generator(state, path, weights=not mmap)  # mapped: the weights are read, and checked, later
 
 
 def load_colorizer(path, device="cpu", chroma_scale=None):

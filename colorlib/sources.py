@@ -58,6 +58,10 @@ def package_photo_paths():
 def list_images(folder):
     """List the image files under a folder, recursively, sorted by path.
 
+    A sub-folder that is a symbolic link is followed, unless it leads to a folder already
+    listed (a link loop, or the same folder twice); such folders and unreadable ones are left
+    out, and a warning names each of them.
+
     Raises
     ------
     FileNotFoundError
@@ -66,11 +70,29 @@ def list_images(folder):
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder {folder} does not exist; expected a folder of images")
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    paths, skipped = [], []
+    visited = {os.path.realpath(folder)}
+
+    def unreadable(error):
+        skipped.append(f"{error.filename} (unreadable: {error.strerror or type(error).__name__})")
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable, followlinks=True):
+        for name in list(dirs):
+            real = os.path.realpath(os.path.join(root, name))
+            if real in visited:  # os.walk would go round a link loop until the path is too long
+                skipped.append(f"{os.path.join(root, name)} (a link to a folder already listed: {real})")
+                dirs.remove(name)
+            else:
+                visited.add(real)
+        paths += [Path(root) / name for name in files
+                  if Path(name).suffix.lower() in IMAGE_SUFFIXES and (Path(root) / name).is_file()]
+    if skipped:
+        warnings.warn(f"{len(skipped)} sub-folder(s) of {folder} left out: " + "; ".join(sorted(skipped)),
+                      stacklevel=2)
     if not paths:
         suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
         raise FileNotFoundError(f"image folder {folder} holds no images; expected files ending in {suffixes}")
-    return paths
+    return sorted(paths)
 
 
 def coco_sample_folder(download=True):

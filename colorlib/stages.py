@@ -6,7 +6,10 @@ the pretrained generator and its history (03), the GAN checkpoint and its histor
 """
 import csv
 import dataclasses
+import functools
 import hashlib
+import inspect
+import json
 import os
 import random
 import time
@@ -15,8 +18,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
-from colorlib.cache import LabCache, file_digest
-from colorlib.config import Config
+from colorlib.cache import LabCache, check_digest, file_digest
+from colorlib.config import PROFILES
 from colorlib.dataset import ColorizationDataset, LabTensorDataset
 from colorlib.distributed import barrier, init_processes, unwrap, wrap
 from colorlib.images import scan_images
@@ -27,11 +30,16 @@ from colorlib.predict import predict_ab, resized
 from colorlib.runtime import pick_device, resolve_precision, seed_everything
 from colorlib.sources import list_images, relative_names, resolve_data, split_paths
 from colorlib.train import (
+    RESUMABLE_CHANGES,
+    CheckpointError,
     ColorizationGAN,
     L1Pretrainer,
+    check_finite_generator,
+    checkpoint_config,
     fit,
     load_checkpoint,
     load_json,
+    run_lock,
     save_json,
 )
 
@@ -55,16 +63,56 @@ class Split:
     counts: dict  # found, kept, excluded by reason (see colorlib.images.REASONS)
 
 
-def run_folder(profile, run_dir=None):
-    """The run folder: ``run_dir`` when given, else ``<runs>/<profile>``.
+def run_name(config):
+    """The run folder's name for a config: ``<profile>``, or ``<profile>-<hash>`` when the run is another.
 
-    ``<runs>`` is the ``COLORLIB_RUNS`` environment variable, else ``../runs``: beside the
+    A run is another when its data or any field that changes what training computes differs
+    from its profile's (the fields :data:`colorlib.train.RESUMABLE_CHANGES` leaves out, such as
+    more epochs, continue the same run). The hash is the first 8 hex digits of the sha256 of
+    those differences, so the same make line always finds the same folder, and another one never
+    meets the first run's checkpoints.
+    """
+    profile = PROFILES.get(config.profile)
+    changed = {name: value for name, value in config.asdict().items()
+               if name not in RESUMABLE_CHANGES and (profile is None or value != getattr(profile, name))}
+    if not changed:
+        return config.profile
+    return f"{config.profile}-{hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8]}"
+
+
+def run_folder(profile, run_dir=None, config=None, root=None):
+    """The run folder: ``run_dir`` when given, else ``<root>/<name>``.
+
+    The name is :func:`run_name` of ``config`` (``<profile>`` without one). ``<root>`` is
+    ``root``, else the ``COLORLIB_RUNS`` environment variable, else ``../runs``: beside the
     notebooks, as JupyterLab runs them. The tests point it elsewhere, so that checking the
     notebooks never meets the checkpoints of a learner's own runs.
     """
-    return Path(run_dir) if run_dir else Path(os.environ.get("COLORLIB_RUNS", Path("..") / "runs")) / profile
+    if run_dir:
+        return Path(run_dir)
+    root = root or os.environ.get("COLORLIB_RUNS") or Path("..") / "runs"
+    return Path(root) / (run_name(config) if config is not None else profile)
 
 
+def holds_run_folder(stage):
+    """Run a stage holding its run folder's lock (:func:`colorlib.train.run_lock`), in the main process.
+
+    Under torchrun only the main process writes, so it alone locks; the others follow it.
+    """
+    parameters = inspect.signature(stage)
+
+    @functools.wraps(stage)
+    def locked_stage(*args, **kwargs):
+        run_dir = parameters.bind(*args, **kwargs).arguments["run_dir"]
+        if int(os.environ.get("RANK", "0")) != 0:
+            return stage(*args, **kwargs)
+        with run_lock(run_dir):
+            return stage(*args, **kwargs)
+
+    return locked_stage
+
+
+@holds_run_folder
 def make_split(config, run_dir, log=print):
     """Find, check and split the photos; write ``split.json`` and ``data_manifest.csv``.
 
@@ -83,7 +131,8 @@ def make_split(config, run_dir, log=print):
     log(scan.summary())
     if len(unique) < 2:
         raise FileNotFoundError(f"too few usable photos in the {source.name} source to split: {scan.summary()}")
-    train, val = split_paths(unique, config.n_images, config.val_fraction, config.seed)
+    # n_images is a bound: a source holding fewer photos gives them all.
+    train, val = split_paths(unique, min(config.n_images, len(unique)), config.val_fraction, config.seed)
     train, val = [str(p) for p in train], [str(p) for p in val]
     counts = scan.counts()
     if config.extra_train_data:
@@ -91,7 +140,8 @@ def make_split(config, run_dir, log=print):
         extra = scan_images([p.resolve() for folder in folders for p in list_images(folder.strip())],
                             min_side=config.photo_size)
         extra_digests = {p: file_digest(p) for p in extra.kept}
-        train += unique_by_content(extra_digests, extra, seen=set(digests.values()))
+        extra_train = unique_by_content(extra_digests, extra, seen=set(digests.values()))
+        train += draw_extra(extra_train, config.n_images - len(train) if config.n_images else None, config.seed, log)
         digests.update(extra_digests)
         log(f"extra training photos: {extra.summary()}")
         counts["extra_train"] = extra.counts()
@@ -101,6 +151,37 @@ def make_split(config, run_dir, log=print):
     save_json(Path(run_dir) / SPLIT_FILE, dataclasses.asdict(split))
     write_manifest(Path(run_dir) / MANIFEST_FILE, split, scan)
     return split
+
+
+def draw_extra(paths, room, seed, log=print):
+    """The extra training photos that fit in ``room`` (None: all), drawn at random with the seed, in order.
+
+    ``n_images`` bounds the training side too, so that a profile's work stays bounded however
+    many photos the extra folders hold; the main source's training photos always stay.
+    """
+    if room is None or len(paths) <= room:
+        return list(paths)
+    room = max(room, 0)
+    log(f"{len(paths)} extra training photos: {room} drawn at random, so that training keeps to n_images")
+    return [paths[i] for i in sorted(random.Random(seed).sample(range(len(paths)), room))]
+
+
+def training_work(split, config):
+    """Photos the run's training passes over, {"pretrain", "gan", "total"}: epochs x photos per epoch."""
+    gan_photos = min(config.gan_photos or len(split.train), len(split.train))
+    work = {"pretrain": config.pretrain_epochs * len(split.train), "gan": config.gan_epochs * gan_photos}
+    return {**work, "total": sum(work.values())}
+
+
+def work_budget(config):
+    """The most photos a config's training can pass over, whatever its sources hold (None: unbounded).
+
+    ``n_images`` bounds the training side (extra photos included), so the pretraining passes
+    over at most ``pretrain_epochs x n_images`` photos and the GAN over ``gan_epochs x gan_photos``.
+    """
+    if not config.n_images:
+        return None
+    return config.pretrain_epochs * config.n_images + config.gan_epochs * (config.gan_photos or config.n_images)
 
 
 def unique_by_content(digests, scan, seen=None):
@@ -136,7 +217,10 @@ def load_split(run_dir):
     path = Path(run_dir) / SPLIT_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run notebook 01 (or `make all`) first")
-    return Split(**load_json(path))
+    split = Split(**load_json(path))
+    for photo, digest in split.digests.items():
+        check_digest(digest, f"{path}: the digest of {photo}")
+    return split
 
 
 def training_photos(split):
@@ -147,7 +231,9 @@ def training_photos(split):
 def lab_tensors(paths, split, config):
     """The photos' cached Lab tensors, (N, 3, photo_size, photo_size), computed on first use."""
     cache = LabCache(config.photo_size, config.cache_dir or None)
-    return cache.stack(paths, [split.digests.get(str(p)) for p in paths])
+    # Each file is hashed again rather than trusting split.json's digest: a photo edited since
+    # notebook 01 must not reuse its old tensor, and hashing costs a fraction of decoding.
+    return cache.stack(paths)
 
 
 def training_subset(split, n, seed):
@@ -209,6 +295,7 @@ def new_generator(config, verbose=True):
                            config.temperature)
 
 
+@holds_run_folder
 def pretrain(generator, split, config, run_dir, weights="random", log=print):
     """L1-pretrain a generator on the split's training images; checkpoint each epoch.
 
@@ -288,16 +375,21 @@ def load_generator(checkpoint, device="cpu"):
     A generator export may carry a chroma scale (:mod:`colorlib.calibration`); it becomes the
     generator's ``chroma_scale``, which :func:`colorlib.predict.predict_ab` applies.
     """
-    state = load_checkpoint(checkpoint)
-    config = Config(**state["config"])
+    state = check_finite_generator(load_checkpoint(checkpoint, require=("generator", "config")), checkpoint)
+    config = checkpoint_config(state, checkpoint)
     generator, _ = build_generator(config.size, "never", False, config.encoder, config.head, config.temperature)
     if config.freeze_encoder_bn:
         generator = freeze_encoder_norms(generator)
-    generator.load_state_dict(state["generator"])
+    try:
+        generator.load_state_dict(state["generator"])
+    except RuntimeError as error:  # missing or unexpected keys, wrong shapes
+        raise CheckpointError(f"{checkpoint}: its generator does not fit the network its config describes "
+                              f"({str(error)[:300]})") from None
     generator.chroma_scale = float(state.get("chroma_scale", 1.0))
     return generator.to(device), state
 
 
+@holds_run_folder
 def train_gan(split, config, run_dir, show=None, log=print):
     """Train the conditional GAN from the pretrained generator; checkpoint each epoch.
 
@@ -341,6 +433,7 @@ def train_gan(split, config, run_dir, show=None, log=print):
     return unwrap(generator), history
 
 
+@holds_run_folder
 def train_everything(config, run_dir, log=print):
     """Split, pretrain and train the GAN in one go (one process, or each process under torchrun).
 

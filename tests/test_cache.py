@@ -47,3 +47,58 @@ def test_tensor_dataset_flips_on_the_tensor(tmp_path):
     val = LabTensorDataset(lab, "val")[1]
     assert torch.equal(val["ab"], lab[1, 1:].float())
     assert np.isclose(float(val["L"].sum()), float(lab[1, 0].float().sum()))
+
+
+def test_a_photo_edited_after_the_split_gets_a_fresh_tensor(tmp_path):
+    import json
+
+    from colorlib import stages
+    from colorlib.config import get_config
+
+    for seed in range(4):
+        colour_photo(seed=seed).save(tmp_path / f"p{seed}.png")
+    config = get_config("smoke", data=str(tmp_path), n_images=0, size=32, cache_dir=str(tmp_path / "cache"))
+    split = stages.make_split(config, tmp_path / "run", log=lambda line: None)
+    before = stages.lab_tensors(split.val, split, config)
+    colour_photo(seed=9, size=(64, 80)).save(split.val[0])  # edited after notebook 01
+    split = stages.load_split(tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "split.json").read_text())["digests"][split.val[0]] != file_digest(
+        split.val[0])  # split.json still holds the old digest
+    after = stages.lab_tensors(split.val, split, config)
+    assert not torch.equal(before[0], after[0])
+    assert torch.equal(after[0], LabCache(32, tmp_path / "fresh").get(split.val[0]))
+
+
+def test_a_digest_that_is_not_sha256_is_never_used_as_a_path(tmp_path):
+    import json
+
+    import pytest
+
+    from colorlib import stages
+
+    colour_photo().save(tmp_path / "a.png")
+    for bad in ("../..", "../../" + "0" * 58, "A" * 64, "0" * 63):
+        with pytest.raises(ValueError, match="is not a sha256 digest; expected 64 hexadecimal characters"):
+            LabCache(32, tmp_path / "cache").get(tmp_path / "a.png", bad)
+    assert not (tmp_path / "cache").exists()
+    run = tmp_path / "run"
+    run.mkdir()
+    split = {"source": "folder", "reason": "", "train": [str(tmp_path / "a.png")], "val": [],
+             "digests": {str(tmp_path / "a.png"): "../.."}, "counts": {}}
+    (run / "split.json").write_text(json.dumps(split))
+    with pytest.raises(ValueError, match=r"split.json: the digest of .*a.png '\.\./\.\.' is not a sha256"):
+        stages.load_split(run)
+
+
+def test_a_corrupt_cache_entry_is_named_and_rebuilt(tmp_path):
+    import pytest
+
+    colour_photo().save(tmp_path / "a.png")
+    cache = LabCache(32, tmp_path / "cache")
+    first = cache.get(tmp_path / "a.png")
+    entry = cache.entry(file_digest(tmp_path / "a.png"))
+    entry.write_bytes(entry.read_bytes()[:100])  # truncated, as by a full disk or a killed copy
+    with pytest.warns(UserWarning, match=f"cache entry {entry} .* is corrupt.*rebuilding it"):
+        again = cache.get(tmp_path / "a.png")
+    assert torch.equal(first, again) and cache.misses == 2
+    assert torch.equal(torch.load(entry, weights_only=True), first)  # rebuilt on disk too

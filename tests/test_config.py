@@ -48,3 +48,37 @@ def test_gan_cross_entropy_needs_a_classification_head():
     with pytest.raises(ValueError, match="needs head='classification'"):
         get_config("smoke", gan_reconstruction="cross_entropy")
     assert get_config("smoke", head="classification", gan_reconstruction="cross_entropy").lambda_cross_entropy == 1.0
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"batch_size": 0}, "batch_size must be a positive integer, got 0"),
+    ({"size": -5}, "size must be a positive integer, got -5"),
+    ({"micro_batches": 0}, "micro_batches must be a positive integer"),
+    ({"pretrain_epochs": -1}, "pretrain_epochs must be an integer of 0 or more, got -1"),
+    ({"gan_epochs": -2}, "gan_epochs must be an integer of 0 or more"),
+    ({"n_images": -1}, "n_images must be an integer of 0 or more"),
+    ({"gan_photos": 1.5}, "gan_photos must be an integer of 0 or more, got 1.5"),
+    ({"val_fraction": 1.0}, "val_fraction must lie strictly between 0 and 1, got 1.0"),
+    ({"val_fraction": 0}, "val_fraction must lie strictly between 0 and 1"),
+    ({"pretrain_lr": 0.0}, "pretrain_lr must be positive"),
+    ({"gan_lr": float("nan")}, "gan_lr must be positive, got nan"),
+    ({"beta1": 1.0}, r"beta1 and beta2 must lie in \[0, 1\)"),
+    ({"gan_mode": "wgan"}, "gan_mode must be 'vanilla' or 'lsgan'"),
+    ({"precision": "fp8"}, "precision must be"),
+])
+def test_out_of_range_fields_are_refused_naming_the_field_and_range(changes, message):
+    with pytest.raises(ValueError, match=message):
+        get_config("smoke", **changes)
+
+
+def test_a_bad_batch_size_is_refused_before_the_split_is_written(tmp_path):
+    from colorlib import stages
+
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        stages.make_split(get_config("smoke", batch_size=0), tmp_path, log=lambda line: None)
+    assert not (tmp_path / stages.SPLIT_FILE).exists()
+
+
+def test_every_profile_passes_its_own_checks():
+    for profile in PROFILES:
+        assert get_config(profile) == PROFILES[profile]

@@ -1,3 +1,4 @@
+import os
 import random
 from pathlib import Path
 
@@ -99,3 +100,37 @@ def test_auto_falls_back_to_package_photos(monkeypatch):
     chosen = resolve_data("auto")
     assert chosen.name == "samples" and len(chosen) == 8
     assert all(Path(p).is_file() for p in chosen.paths)
+
+
+def test_linked_sub_folders_are_followed_once_and_loops_are_named(tmp_path):
+    (tmp_path / "photos" / "sub").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    for name in ("photos/a.jpg", "photos/sub/b.jpg", "elsewhere/c.jpg"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "photos" / "sub" / "loop").symlink_to(tmp_path / "photos", target_is_directory=True)
+    (tmp_path / "photos" / "more").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with pytest.warns(UserWarning, match=r"1 sub-folder\(s\) of .*photos left out: .*loop \(a link to a folder "
+                                         "already listed"):
+        found = list_images(tmp_path / "photos")
+    assert [p.relative_to(tmp_path / "photos").as_posix() for p in found] == ["a.jpg", "more/c.jpg", "sub/b.jpg"]
+
+
+def test_unreadable_sub_folders_are_named(tmp_path, monkeypatch):
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "b.jpg").write_bytes(b"x")
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    (tmp_path / "locked").chmod(0)
+    if os.geteuid() == 0:  # root reads any folder: refuse this one as the system refuses a user
+        scandir = os.scandir
+
+        def refuse(path="."):
+            if os.fspath(path).endswith("locked"):
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return scandir(path)
+
+        monkeypatch.setattr(os, "scandir", refuse)
+    try:
+        with pytest.warns(UserWarning, match=r"locked \(unreadable: Permission denied\)"):
+            assert [p.name for p in list_images(tmp_path)] == ["a.jpg"]
+    finally:
+        (tmp_path / "locked").chmod(0o755)
