@@ -129,9 +129,10 @@ PROFILES = {
     # depthwise convolutions gain nothing from bf16 here, so it runs in fp32. The GAN epoch runs
     # on a share of the photos, to show the stage within the budget, and keeps the classification
     # loss (weighted 3, as pix2pix's L1 is to its GAN term) instead of L1, which greys the colours.
-    # Its work is bounded whatever the source holds: 12,000 photos at most are drawn from it (the capstone's count; fastai's
-    # COCO sample holds 21,837) and the training side, extra photos included, keeps to 12,000 too
-    # (the committed report's ~10,600 fit), so training passes over at most 2 x 12,000 + 3,000 photos.
+    # Its work is bounded whatever the source holds: 12,000 photos at most are drawn from it (the
+    # capstone's count; fastai's COCO sample holds 21,837) and the training side, extra photos
+    # included, keeps to 12,000 too (the committed report's ~10,600 fit), so training passes over
+    # at most 2 x 12,000 + 3,000 photos.
     "cpu": Config(
         profile="cpu", data="auto", n_images=12_000, val_fraction=0.25, size=64, load_size=128, crop_scale=0.4,
         batch_size=16, imagenet_weights="auto", encoder="efficientnet_lite0", head="classification",

@@ -329,7 +329,7 @@ def pretrain(generator, split, config, run_dir, weights="random", log=print):
             was_training = net.training
             net.eval()
             with torch.no_grad():
-                record["val_cross_entropy"] = float(net(val["L"].to(device), val["ab"].to(device)))
+                record["val_cross_entropy"] = float(net.loss(val["L"].to(device), val["ab"].to(device)))
             net.train(was_training)
         clock[0] = time.perf_counter()
         return record
