@@ -41,8 +41,8 @@ RUN_PRODUCTS = ("data_manifest.csv", "pretrain_history.json", "gan_history.json"
 HEADLINE_METRICS = ("ssim", "ciede2000", "auc")
 COLOUR_METRICS = ("ciede2000", "auc")  # where colour is measured: a generator must beat grey on both
 RESULTS_MARKERS = ("<!-- results: written by make all -->", "<!-- end of results -->")
-FIGURES = (("comparison.png", "The first validation photos: grey input, the L1 generator, the GAN, the shipped "
-                              "colorizer, and the truth (notebook 05)"),
+FIGURES = (("comparison.png", "The first validation photos: grey input, the pretrained generator, the GAN, the "
+                              "shipped colorizer, and the truth (notebook 05)"),
            ("before_after.png", "Photos the course never saw, colorized at full resolution by the shipped colorizer "
                                 "(notebook 06)"))
 
