@@ -73,7 +73,10 @@ def lever_config(config, lever, images, n_train):
     """
     photos = max(config.batch_size, round(min(n_train, images) * lever.photo_share))
     epochs = max(1, math.ceil(images / photos))
-    return config.replace(**lever.changes, pretrain_epochs=epochs, gan_epochs=1 if lever.gan else 0,
+    changes = dict(lever.changes)
+    if changes.get("head", config.head) != "classification":
+        changes.setdefault("gan_reconstruction", "l1")  # a regression head has no cross-entropy to keep
+    return config.replace(**changes, pretrain_epochs=epochs, gan_epochs=1 if lever.gan else 0,
                           resume=True, progress=False, display_every=0), photos
 
 

@@ -46,3 +46,11 @@ def test_folders_in_overrides_are_made_relative_to_the_notebooks(tmp_path):
     value = f"{tmp_path / 'a'},{tmp_path / 'b'}"
     assert relative_folders(value, tmp_path / "notebooks") == str(Path("..") / "a") + "," + str(Path("..") / "b")
     assert relative_folders("not a folder", tmp_path) == "not a folder" and relative_folders(3, tmp_path) == 3
+
+
+def test_a_regression_lever_of_a_run_whose_gan_keeps_the_cross_entropy_is_valid():
+    config = get_config("cpu")
+    assert config.gan_reconstruction == "cross_entropy"
+    for lever in default_levers(config):
+        lever_cfg, _ = lever_config(config, lever, 100, 1000)
+        assert (lever_cfg.gan_reconstruction == "cross_entropy") == (lever_cfg.head == "classification")
