@@ -319,9 +319,8 @@ def environment():
 def summary_page(run, metrics, out_dir):
     """report/README.md: the headline table, key figures, the data, and how to reproduce the run."""
     command = run["make_line"]
-    total = sum(run["wall_time_s"].values())
     lines = ["# Report: automatic image colorization", "",
-             f"Written by `{command}` in {total / 60:.1f} minutes "
+             f"Written by `{command}` {written_in(run, out_dir)} "
              f"({run['environment']['cpu_count']} CPUs, torch {run['environment']['torch']}, "
              f"{'GPU ' + run['environment']['cuda'] if run['environment']['cuda'] else 'no GPU'}).", ""]
     if metrics:
@@ -363,21 +362,60 @@ def summary_page(run, metrics, out_dir):
     return "\n".join(lines)
 
 
-def capstone_rows(run):
-    """This run beside the capstone (:func:`colorlib.capstone.comparison_rows`), from run.json alone.
+def training_time(out_dir):
+    """The seconds the run spent training, from the histories beside the report, and what they cover.
 
-    The training time is the wall time of notebooks 03 and 04, where the generator and the GAN train.
+    A run resumed from finished checkpoints does not train again, so its notebooks' wall time
+    does not say what training cost; the histories keep each epoch's time.
+
+    Returns
+    -------
+    seconds : float or None
+        None when no history beside the report records its epochs' time.
+    what : str or None
+        e.g. "pretraining, from the run's histories".
+    """
+    from colorlib.stages import training_seconds
+
+    parts = {}
+    for label, name in (("pretraining", "pretrain_history.json"), ("GAN", "gan_history.json")):
+        path = Path(out_dir) / name
+        seconds = training_seconds(json.loads(path.read_text())) if path.is_file() else None
+        if seconds is not None:
+            parts[label] = seconds
+    if not parts:
+        return None, None
+    return sum(parts.values()), " + ".join(parts) + ", from the run's histories"
+
+
+def capstone_rows(run, out_dir=None):
+    """This run beside the capstone (:func:`colorlib.capstone.comparison_rows`), from run.json.
+
+    The training time is :func:`training_time` from the histories in ``out_dir`` when they record
+    it, else the wall time of notebooks 03 and 04, where the generator and the GAN train.
     """
     from colorlib.config import get_config
 
     parameters = run["parameters"]
     config = get_config(parameters["profile"], data=parameters.get("data"), **parameters.get("overrides", {}))
     env, data, wall = run["environment"], run.get("data") or {}, run["wall_time_s"]
-    training = [name for name in ("03_pretrain_generator", "04_train_gan") if name in wall]
-    seconds = sum(wall[name] for name in training) if training else None
+    seconds, what = training_time(out_dir) if out_dir is not None else (None, None)
+    if seconds is None:
+        training = [name for name in ("03_pretrain_generator", "04_train_gan") if name in wall]
+        seconds = sum(wall[name] for name in training) if training else None
+        what = "notebooks " + " and ".join(name[:2] for name in training)
     return comparison_rows(config, data.get("train", 0), data.get("val", 0), env.get("weights"),
-                           hardware(env.get("cuda"), env.get("cpu_count")), seconds,
-                           "notebooks " + " and ".join(name[:2] for name in training))
+                           hardware(env.get("cuda"), env.get("cpu_count")), seconds, what)
+
+
+def written_in(run, out_dir):
+    """How long the run that wrote the report took, and its training where the histories say it."""
+    text = f"in {sum(run['wall_time_s'].values()) / 60:.1f} minutes"
+    seconds, what = training_time(out_dir) if out_dir is not None else (None, None)
+    if seconds is not None:
+        text += (f" (training: {seconds / 60:.1f} minutes of {what}; a run resumed from finished "
+                 "checkpoints does not train again)")
+    return text
 
 
 def capstone_html(rows):
@@ -389,7 +427,6 @@ def capstone_html(rows):
 
 def index_page(run, metrics=None, out_dir=None):
     """The report's front page: what the course is, the headline table, the figures, the notebooks, the machine."""
-    total = sum(run["wall_time_s"].values())
     lessons = "\n".join(
         f'<tr><td><a href="{name}.html">{name[:2]} · {html.escape(name[3:].replace("_", " "))}</a></td>'
         f'<td>{html.escape(LESSONS.get(name, ""))}</td><td>{seconds / 60:.1f} min</td></tr>'
@@ -422,12 +459,12 @@ figcaption{{font-style:italic;color:#444}}</style>
 published capstone step by step: the Lab colour space (predict a*b* from L*), a U-Net generator
 pretrained on its own, then a pix2pix conditional GAN, scored beside the baseline that paints no
 colour at all. Every number and figure below was computed by the run that wrote this page:
-<code>{html.escape(run["make_line"])}</code>, in {total / 60:.1f} minutes.</p>
+<code>{html.escape(run["make_line"])}</code>, {html.escape(written_in(run, out_dir))}.</p>
 {results}
 {figures}
 <h2>This run and the capstone</h2>
 <p>The capstone's recipe as it published it, beside what this run did (notebook 03 explains each change).</p>
-{capstone_html(capstone_rows(run))}
+{capstone_html(capstone_rows(run, out_dir))}
 <h2>The notebooks</h2>
 <table><tr><th>notebook</th><th>what it teaches</th><th>wall time</th></tr>
 {lessons}

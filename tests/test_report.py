@@ -147,3 +147,15 @@ def test_calibrated_rows_are_explained_with_their_scales():
     line, blank = calibration_lines({"calibration": {"folds": 10, "chosen": {"pretrained": 0.5, "gan": 0.7}}})
     assert "10-fold cross-fitting" in line and "Fitted on all of them: pretrained 0.5, gan 0.7." in line
     assert blank == ""
+
+
+def test_training_time_comes_from_the_histories_so_a_resumed_run_still_says_it(tmp_path):
+    from colorlib.report import training_time, written_in
+
+    (tmp_path / "pretrain_history.json").write_text(json.dumps([{"epoch": 1, "seconds": 600.0},
+                                                                {"epoch": 2, "seconds": 660.0}]))
+    (tmp_path / "gan_history.json").write_text(json.dumps([{"epoch": 1, "images_per_s": 9.0}]))  # no time kept
+    assert training_time(tmp_path) == (1260.0, "pretraining, from the run's histories")
+    run = {"wall_time_s": {"03_pretrain_generator": 60.0, "04_train_gan": 30.0}}
+    assert written_in(run, tmp_path).startswith("in 1.5 minutes (training: 21.0 minutes of pretraining")
+    assert training_time(tmp_path / "missing") == (None, None)
