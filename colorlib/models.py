@@ -98,9 +98,6 @@ def build_generator(size, imagenet_weights="auto", verbose=True, encoder="resnet
         zero_last_layer(unet)
     generator = unet if head == "regression" else BinnedColour(unet, temperature=temperature)
     generator.training_size = size  # the square it colours best at, for colorlib.colorize
-    # DynamicUnet sizes its decoder with a dummy forward that leaves the encoder in eval mode; without
-    # this its batch norms would stay in eval mode until the first call to .train() (then switch mid-run).
-    generator.train()
     generator.chroma_scale = 1.0  # what predict_ab scales its a*b* by (colorlib.calibration)
     weights = "imagenet" if use_imagenet else "random"
     if verbose:

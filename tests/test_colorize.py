@@ -395,7 +395,12 @@ def test_ctrl_c_says_which_images_were_written(tmp_path, checkpoint, capsys, mon
 
     colorize = cz.colorize
     monkeypatch.setattr(cz, "colorize", interrupt_on_the_second)
-    assert command(photos, "-o", tmp_path / "out", "--checkpoint", checkpoint) == 130
+    # A shell starts background jobs with SIGINT ignored; Ctrl-C at a terminal raises KeyboardInterrupt.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        assert command(photos, "-o", tmp_path / "out", "--checkpoint", checkpoint) == 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
     stderr = capsys.readouterr().err
     assert stderr == (f"interrupted: 1 of 3 images written into {tmp_path / 'out'}; not written: "
                       f"{photos / 'b.png'}, {photos / 'c.png'} (no partial file is left)\n")
