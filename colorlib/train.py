@@ -32,6 +32,10 @@ GAN_LOSSES = ("D_fake", "D_real", "D", "G_GAN", "G_L1", "G")
 # the finished epochs computed.
 RESUMABLE_CHANGES = {"profile", "pretrain_epochs", "gan_epochs", "display_every", "device",
                      "num_workers", "cache_dir", "ssim_images", "resume", "progress", "study_images"}
+# Settings that only the GAN stage reads: a pretraining checkpoint resumes under other values, so
+# that trying another GAN on a finished pretraining trains the GAN alone.
+GAN_ONLY_FIELDS = {"gan_photos", "gan_lr", "beta1", "beta2", "lambda_l1", "gan_reconstruction",
+                   "lambda_cross_entropy", "gan_mode"}
 
 
 class LossMeters:
@@ -514,7 +518,8 @@ def resume(trainer, checkpoint, stage, config, log=print, fingerprint=""):
     if state.get("fingerprint", "") != fingerprint:
         raise ValueError(f"{Path(checkpoint).name} was trained on other photos or from other weights; "
                          "use another run folder, or resume=False to start again")
-    differences = config_differences(state["config"], config.asdict())
+    differences = config_differences(state["config"], config.asdict(),
+                                     ignore=GAN_ONLY_FIELDS if stage == "pretrain" else ())
     if differences:
         listed = "; ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in differences.items())
         raise ValueError(f"{Path(checkpoint).name} was written with another config ({listed}); "
@@ -529,10 +534,10 @@ def resume(trainer, checkpoint, stage, config, log=print, fingerprint=""):
     return state
 
 
-def config_differences(saved, current):
-    """{field: (saved, current)} for fields that differ and matter to a resumed run."""
+def config_differences(saved, current, ignore=()):
+    """{field: (saved, current)} for fields that differ and matter to a resumed run (``ignore``: more that do not)."""
     return {k: (saved.get(k), current.get(k)) for k in sorted(set(saved) | set(current))
-            if k not in RESUMABLE_CHANGES and saved.get(k) != current.get(k)}
+            if k not in RESUMABLE_CHANGES and k not in ignore and saved.get(k) != current.get(k)}
 
 
 def rng_state():

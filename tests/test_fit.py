@@ -44,6 +44,7 @@ def assert_identical(a, b):
         assert torch.equal(a[key], b[key]), key
 
 
+@pytest.mark.slow
 def test_two_runs_with_one_seed_are_identical(tmp_path):
     first, second = gan(), gan()
     history_1 = train(first, tmp_path / "a.pt", 2)
@@ -53,6 +54,7 @@ def test_two_runs_with_one_seed_are_identical(tmp_path):
     assert_identical(weights(first), weights(second))
 
 
+@pytest.mark.slow
 def test_resumed_run_ends_bit_identical(tmp_path):
     straight = gan()
     train(straight, tmp_path / "straight.pt", 2)
@@ -67,6 +69,7 @@ def test_resumed_run_ends_bit_identical(tmp_path):
     assert set(state) >= {"generator", "discriminator", "opt_G", "opt_D", "scaler", "rng", "config", "step"}
 
 
+@pytest.mark.slow
 def test_interrupted_run_saves_and_resumes_mid_epoch(tmp_path):
     straight = gan()
     train(straight, tmp_path / "straight.pt", 2)
@@ -85,6 +88,7 @@ def test_interrupted_run_saves_and_resumes_mid_epoch(tmp_path):
     assert_identical(weights(straight), weights(resumed))
 
 
+@pytest.mark.slow
 def test_mismatched_config_is_refused_naming_the_fields(tmp_path):
     train(gan(), tmp_path / "run.pt", 1)
     other = CONFIG.replace(lambda_l1=50.0, gan_lr=1e-3, gan_epochs=9)
@@ -97,6 +101,19 @@ def test_mismatched_config_is_refused_naming_the_fields(tmp_path):
     assert [r["epoch"] for r in fresh] == [1]
 
 
+def test_a_finished_pretraining_resumes_under_other_gan_settings_but_not_other_training(tmp_path):
+    # Trying another GAN on a finished pretraining must not train the generator again from nothing.
+    generator = gan().generator
+    fit(L1Pretrainer(generator), dataset(), 1, CONFIG, DEVICE, tmp_path / "pre.pt", "pretrain")
+    other_gan = CONFIG.replace(lambda_cross_entropy=10.0, gan_photos=3000, gan_lr=1e-3)
+    history = fit(L1Pretrainer(generator), dataset(), 1, other_gan, DEVICE, tmp_path / "pre.pt", "pretrain")
+    assert [r["epoch"] for r in history] == [1]  # resumed, finished: nothing trained again
+    with pytest.raises(ValueError, match="pretrain_lr: checkpoint 0.0001, now 0.001"):
+        fit(L1Pretrainer(generator), dataset(), 1, CONFIG.replace(pretrain_lr=1e-3), DEVICE, tmp_path / "pre.pt",
+            "pretrain")
+
+
+@pytest.mark.slow
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     trainer = gan()
     after_epoch_1 = {}
@@ -115,6 +132,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert_identical({k: v for k, v in after_epoch_1.items() if k in kept["generator"]}, kept["generator"])
 
 
+@pytest.mark.slow
 def test_ctrl_c_is_honoured_between_steps(tmp_path):
     straight = gan()
     train(straight, tmp_path / "straight.pt", 2)
@@ -143,6 +161,7 @@ def test_one_cycle_warms_up_then_anneals():
     assert all(a >= b for a, b in zip(rates[25:], rates[26:]))
 
 
+@pytest.mark.slow
 def test_scheduled_pretraining_on_crops_resumes_bit_identical(tmp_path):
     config = CONFIG.replace(size=16, pretrain_schedule="one_cycle")
 
