@@ -22,6 +22,7 @@ from colorlib.stages import (
     new_generator,
     pretrain,
     train_gan,
+    training_seconds,
     training_subset,
     validation_batch,
 )
@@ -32,8 +33,8 @@ RECIPE = {"encoder": "efficientnet_lite0", "encoder_lr_scale": 0.1, "freeze_enco
 
 # Each lever changes one thing from the row above it, or from the capstone's recipe.
 LEVERS = {
-    "capstone: ResNet18, L1": {"encoder": "resnet18", "head": "regression", "encoder_lr_scale": 1.0,
-                               "freeze_encoder_bn": False},
+    "ResNet18 from random weights, L1 (the capstone's loss)": {"encoder": "resnet18", "head": "regression",
+                                                         "encoder_lr_scale": 1.0, "freeze_encoder_bn": False},
     "EfficientNet-Lite0 ImageNet encoder, L1": {**RECIPE, "head": "regression"},
     "Lite0, classification": {**RECIPE, "head": "classification", "rebalance": 1.0},
     "Lite0, classification, rebalanced": {**RECIPE, "head": "classification", "rebalance": 0.5},
@@ -60,8 +61,9 @@ def default_levers(config):
     levers = [Lever(name, changes) for name, changes in LEVERS.items()]
     own = {key: getattr(config, key) for key in ("encoder", "head", "rebalance", "encoder_lr_scale",
                                                  "freeze_encoder_bn", "temperature")}
-    levers.append(Lever("the run's recipe, a seventh of the photos", own, photo_share=1 / 7))
-    levers.append(Lever("the run's recipe", own))
+    recipe = f"the run's recipe (rebalance {config.rebalance:g}, temperature {config.temperature:g})"
+    levers.append(Lever(f"{recipe}, a seventh of the photos", own, photo_share=1 / 7))
+    levers.append(Lever(recipe, own))
     return levers
 
 
@@ -84,18 +86,20 @@ def run_lever(config, split, lever, images, folder, log=print):
     """Train one lever from scratch in its folder; returns (generator, record of what it cost).
 
     A lever already trained there (its checkpoints complete and of the same config) is resumed,
-    so running the study again only trains what is missing.
+    so running the study again only trains what is missing; its pretraining time then comes
+    from the epochs its history recorded, not from the seconds the resumed call took.
     """
     lever_cfg, photos = lever_config(config, lever, images, len(split.train))
     lever_split = training_subset(split, photos, config.seed)
     start = time.perf_counter()
     generator, weights = new_generator(lever_cfg, verbose=False)
-    pretrain(generator, lever_split, lever_cfg, folder, weights, log=lambda line: None)
+    history = pretrain(generator, lever_split, lever_cfg, folder, weights, log=lambda line: None)
     if lever.gan:
         generator, _ = train_gan(lever_split, lever_cfg, folder, log=lambda line: None)
     else:
         generator = load_generator(Path(folder) / PRETRAINED_FILE)[0]
-    seconds = time.perf_counter() - start
+    recorded = None if lever.gan else training_seconds(history)  # a GAN history records no epoch times
+    seconds = recorded if recorded is not None else time.perf_counter() - start
     record = {"lever": lever.name, "changes": lever.changes, "photos": photos,
               "epochs": lever_cfg.pretrain_epochs, "gan_epochs": lever_cfg.gan_epochs,
               "images_seen": photos * lever_cfg.pretrain_epochs, "train_seconds": seconds}

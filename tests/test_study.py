@@ -1,9 +1,12 @@
 from pathlib import Path
 
+import pytest
+
 from colorlib import stages
 from colorlib.config import get_config
 from colorlib.report import relative_folders
-from colorlib.study import Lever, default_levers, lever_config, study_table
+from colorlib.study import Lever, default_levers, lever_config, run_lever, study_table
+from conftest import colour_photo
 
 
 def test_every_lever_sees_the_same_number_of_training_images():
@@ -54,3 +57,19 @@ def test_a_regression_lever_of_a_run_whose_gan_keeps_the_cross_entropy_is_valid(
     for lever in default_levers(config):
         lever_cfg, _ = lever_config(config, lever, 100, 1000)
         assert (lever_cfg.gan_reconstruction == "cross_entropy") == (lever_cfg.head == "classification")
+
+
+@pytest.mark.slow
+def test_a_resumed_lever_reports_the_time_its_training_took(tmp_path):
+    # Running the study again resumes each finished lever: its table must still say what training cost.
+    data = tmp_path / "photos"
+    data.mkdir()
+    for seed in range(6):
+        colour_photo(size=(64, 64), seed=seed).save(data / f"photo{seed}.png")
+    config = get_config("smoke", data=str(data), n_images=0, size=32, load_size=32)
+    split = stages.make_split(config, tmp_path / "run", log=lambda line: None)
+    lever = Lever("the run's recipe", {})
+    _, first = run_lever(config, split, lever, 8, tmp_path / "lever", log=lambda line: None)
+    _, again = run_lever(config, split, lever, 8, tmp_path / "lever", log=lambda line: None)
+    history = stages.load_json(tmp_path / "lever" / stages.PRETRAIN_HISTORY_FILE)
+    assert first["train_seconds"] == again["train_seconds"] == stages.training_seconds(history) > 0
