@@ -67,7 +67,9 @@ def comparison_rows(config, train_photos, val_photos, weights=None, hardware_tex
     size = f"{config.size} px" + (f" (crops of photos held at {config.photo_size} px)"
                                   if config.photo_size != config.size else "")
     start = WEIGHTS.get(weights, f"ImageNet weights if they can be had ({config.imagenet_weights!r})")
-    loss = f"{LOSSES[config.head]}, then GAN + {config.lambda_l1:g} x L1"
+    loss = f"{LOSSES[config.head]}, then " + (
+        f"GAN + {config.lambda_cross_entropy:g} x the same classification loss"
+        if config.gan_reconstruction == "cross_entropy" else f"GAN + {config.lambda_l1:g} x L1")
     time_text = f"{duration(seconds)} ({seconds_what})" if seconds is not None else "not yet known"
     ours = {
         "training photos": f"{train_photos:,}",
@@ -75,7 +77,8 @@ def comparison_rows(config, train_photos, val_photos, weights=None, hardware_tex
         "image size": size,
         "encoder and starting weights": f"{ENCODERS[config.encoder]}, {start}",
         "loss": loss,
-        "epochs (pretraining + GAN)": f"{config.pretrain_epochs} + {config.gan_epochs}",
+        "epochs (pretraining + GAN)": f"{config.pretrain_epochs} + {config.gan_epochs}"
+                                      + (f" (the GAN on {config.gan_photos:,} photos)" if config.gan_photos else ""),
         "hardware": hardware_text or hardware(),
         "training time": time_text,
     }

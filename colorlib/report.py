@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from colorlib.capstone import comparison_rows, hardware
-from colorlib.evaluation import describe_shipped
+from colorlib.evaluation import describe_shipped, photos_colourfulness
 from colorlib.study import STUDY_FILE, describe_study, study_table
 
 NOTEBOOKS = (
@@ -178,9 +178,16 @@ def data_counts(run_dir):
 
 
 def headline_cells(metrics):
-    """The headline table as cells: each model's mean [95% CI] per metric, and its difference from grey."""
+    """The headline table as cells: each model's mean [95% CI] per metric, and its difference from grey.
+
+    The last column is the colour a model paints, as a share of the validation photos' own
+    colourfulness: the scores above reward a greyer painting, so the table shows what it paints.
+    """
+    colour = "colourfulness" in metrics["summary"]["grey"]  # metrics.json of older runs lack it
+    truth = photos_colourfulness(metrics["summary"]) if colour else None
     header = ["model"] + [f"{name} ({'higher' if metrics['higher_is_better'][name] else 'lower'} is better)"
                           for name in HEADLINE_METRICS]
+    header += [f"colourfulness (the photos': {truth:.1f})"] if colour else []
     rows = []
     for model, values in metrics["summary"].items():
         cells = [model]
@@ -192,6 +199,9 @@ def headline_cells(metrics):
                 cell += f"<br>vs grey {row['difference']:+.3f} [{low:+.3f}, {high:+.3f}]"
                 cell += "<br>**beats grey**" if row["beats_baseline"] else ""
             cells.append(cell)
+        if colour:
+            painted = values["colourfulness"]["mean"]
+            cells.append(f"{painted:.1f} ({painted / truth:.0%})" if truth > 0 else f"{painted:.1f}")
         rows.append(cells)
     return header, rows
 
@@ -324,9 +334,7 @@ def summary_page(run, metrics, out_dir):
              f"({run['environment']['cpu_count']} CPUs, torch {run['environment']['torch']}, "
              f"{'GPU ' + run['environment']['cuda'] if run['environment']['cuda'] else 'no GPU'}).", ""]
     if metrics:
-        start = {"imagenet": "ResNet18 ImageNet weights", "random": "random weights (no ImageNet weights here)"}
-        weights = start.get(run["environment"].get("weights"), "unknown weights")
-        lines += [f"The generator's body started from {weights}.", ""]
+        lines += [f"The generator's encoder and its starting weights: {encoder_text(run)}.", ""]
         lines += [f"## Validation results ({metrics['n_images']} photos at {metrics['size']} px)", "",
                   "Means with 95% bootstrap intervals; for each model, its paired difference from the grey "
                   "baseline (no colour at all) with a 95% paired-bootstrap interval. SSIM is the capstone's "
@@ -406,6 +414,11 @@ def capstone_rows(run, out_dir=None):
         what = "notebooks " + " and ".join(name[:2] for name in training)
     return comparison_rows(config, data.get("train", 0), data.get("val", 0), env.get("weights"),
                            hardware(env.get("cuda"), env.get("cpu_count")), seconds, what)
+
+
+def encoder_text(run):
+    """The run's encoder and starting weights in words, e.g. "EfficientNet-Lite0, ImageNet weights"."""
+    return next(mine for aspect, _, mine in capstone_rows(run) if aspect == "encoder and starting weights")
 
 
 def written_in(run, out_dir):

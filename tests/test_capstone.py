@@ -9,9 +9,11 @@ def test_rows_set_the_run_beside_the_capstone():
     ours = {aspect: mine for aspect, _, mine in rows}
     assert ours["training photos"] == "1,543"
     assert ours["image size"] == "64 px (crops of photos held at 128 px)"
-    assert ours["epochs (pretraining + GAN)"] == f"{config.pretrain_epochs} + {config.gan_epochs}"
+    assert ours["epochs (pretraining + GAN)"] == (f"{config.pretrain_epochs} + {config.gan_epochs} "
+                                                  f"(the GAN on {config.gan_photos:,} photos)")
     assert ours["encoder and starting weights"] == "EfficientNet-Lite0, ImageNet weights"
     assert ours["training time"] == "39.6 minutes (notebooks 03 and 04)"
+    assert ours["loss"] == "classification over a*b* bins, then GAN + 10 x the same classification loss"
     assert dict((a, c) for a, c, _ in rows)["epochs (pretraining + GAN)"] == "30 + 70"
 
 
@@ -20,6 +22,7 @@ def test_an_unknown_time_says_so_and_the_paper_profile_matches_the_capstone():
     ours = {aspect: mine for aspect, _, mine in rows}
     assert ours["training time"] == "not yet known" and ours["image size"] == "256 px"
     assert ours["epochs (pretraining + GAN)"] == "30 + 70"
+    assert ours["loss"] == "L1, then GAN + 100 x L1"
 
 
 def test_markdown_table_escapes_stars_and_hardware_reads_as_words():

@@ -31,6 +31,7 @@ def test_parameters_use_paths_relative_to_the_notebooks(tmp_path):
     assert notebook_parameters("cpu", "runs/cpu", "samples", "notebooks")["data"] == "samples"
 
 
+@pytest.mark.slow
 def test_report_runs_notebooks_in_order_and_indexes_them(tmp_path):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
@@ -77,7 +78,7 @@ def test_index_page_sets_the_run_beside_the_capstone(tmp_path):
            "environment": {"cpu_count": 2, "cuda": None, "weights": "imagenet"}}
     page = index_page(run, out_dir=tmp_path)
     assert "This run and the capstone" in page and "<td>9,000 (of fastai" in page and "<td>1,543</td>" in page
-    assert "<td>30 + 70</td>" in page and "+ 2</td>" in page  # the override reaches the table
+    assert "<td>30 + 70</td>" in page and "+ 2 (the GAN on 3,000 photos)</td>" in page  # the override reaches it
     assert "<td>one NVIDIA V100 GPU</td><td>2 CPU cores, no GPU</td>" in page
     assert "39.6 minutes (notebooks 03 and 04)" in page
     assert "runs/cpu" not in page and "{" not in page.split("</style>")[1]
@@ -159,3 +160,24 @@ def test_training_time_comes_from_the_histories_so_a_resumed_run_still_says_it(t
     run = {"wall_time_s": {"03_pretrain_generator": 60.0, "04_train_gan": 30.0}}
     assert written_in(run, tmp_path).startswith("in 1.5 minutes (training: 21.0 minutes of pretraining")
     assert training_time(tmp_path / "missing") == (None, None)
+
+
+def test_the_headline_table_shows_the_colour_each_model_paints():
+    from colorlib.report import headline_cells
+
+    def row(mean, beats=None):
+        cell = {"mean": mean, "low": mean - 0.1, "high": mean + 0.1}
+        if beats is not None:
+            cell.update(difference=0.5, difference_low=0.2, difference_high=0.8, beats_baseline=beats)
+        return cell
+
+    def model(colour, beats=None):
+        return {"ssim": row(0.9, beats), "ciede2000": row(11.0, beats), "auc": row(0.89, beats),
+                "colourfulness": row(colour), "colourfulness_gap": row(colour - 40.0)}
+
+    metrics = {"higher_is_better": {"ssim": True, "ciede2000": False, "auc": True},
+               "summary": {"grey": model(0.0), "pretrained": model(25.0, True)}}
+    header, rows = headline_cells(metrics)
+    assert header[-1] == "colourfulness (the photos': 40.0)"
+    assert rows[0][-1] == "0.0 (0%)" and rows[1][-1] == "25.0 (62%)"
+    assert "**beats grey**" in rows[1][2] and len(rows[1]) == len(header)
