@@ -1,6 +1,7 @@
 """make bench's pieces on tiny inputs: they run, and they report what they claim."""
 import tempfile
 
+import pytest
 import torch
 
 from colorlib.bench import (
@@ -24,6 +25,7 @@ def test_data_bench_runs_on_the_package_photos():
         "cache_first_epoch_images_per_s"]
 
 
+@pytest.mark.slow
 def test_quality_check_trains_both_paths_on_the_same_batches():
     torch.manual_seed(0)
     lab = torch.rand(4, 3, 32, 32) * 2 - 1
@@ -40,6 +42,7 @@ def test_helpers():
         "gan:", f"  {'ratio':<34} 3.000", f"  {'passed':<34} True"]
 
 
+@pytest.mark.slow
 def test_each_configuration_is_timed_in_its_own_process():
     photos = repeated(source_photos("samples"), 4)
     with tempfile.TemporaryDirectory() as cache_dir:
@@ -48,6 +51,7 @@ def test_each_configuration_is_timed_in_its_own_process():
     assert all(rate > 0 for rate in rates)
 
 
+@pytest.mark.slow
 def test_colorize_bench_reports_speed_and_memory_of_its_own_photo():
     results = bench_colorize(width=96, height=64, size=32)
     assert results["megapixels"] == 96 * 64 / 1e6

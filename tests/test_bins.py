@@ -52,6 +52,7 @@ def test_annealed_mean_sharpens_towards_the_most_likely_bin():
     assert 0.25 < mean < sharp < 0.5
 
 
+@pytest.mark.slow
 def test_a_classification_generator_starts_from_the_prior_and_its_loss_falls():
     torch.manual_seed(0)
     generator, _ = build_generator(32, "never", False, head="classification")

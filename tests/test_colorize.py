@@ -185,6 +185,7 @@ def test_export_round_trip(checkpoint, export, generator):
         assert np.array_equal(np.asarray(cz.colorize(photo, loaded, size)), expected)
 
 
+@pytest.mark.slow
 def test_a_calibrated_export_paints_with_its_chroma_scale(tmp_path, checkpoint, generator):
     faint = cz.export_generator(checkpoint, tmp_path / "faint.pt", chroma_scale=0.5)
     assert torch.load(faint, weights_only=True)["chroma_scale"] == 0.5
@@ -214,6 +215,7 @@ def test_files_that_are_not_generators_are_refused_by_name(tmp_path, export):
         assert "expected a colorlib training checkpoint" in str(error.value)
 
 
+@pytest.mark.slow
 def test_a_run_folder_gives_its_shipped_then_its_gan_generator_else_trains_one(tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()

@@ -2,6 +2,7 @@
 import os
 import socket
 
+import pytest
 import torch
 import torch.distributed as torch_dist
 import torch.multiprocessing as mp
@@ -66,6 +67,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path):
     mp.spawn(worker, args=(free_port(), str(tmp_path)), nprocs=2, join=True)
     ddp = torch.load(tmp_path / "rank0.pt", weights_only=True)
@@ -93,6 +95,7 @@ def is_weight(key, value):
     return value.dtype.is_floating_point and "running" not in key
 
 
+@pytest.mark.slow
 def test_a_nan_in_one_process_stops_every_process_at_the_same_step(tmp_path):
     # A process left running would hang at its next all-reduce, waiting for the one that stopped.
     mp.spawn(nan_worker, args=(free_port(), str(tmp_path)), nprocs=2, join=True)

@@ -122,6 +122,7 @@ def test_per_image_rows_match_a_direct_evaluation(run, evaluated):
     np.testing.assert_allclose(written, direct["pretrained"]["ciede2000"], rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_an_export_is_scored_at_its_scale_and_calibrated_from_the_colours_as_predicted(run, tmp_path):
     _, checkpoint, photos = run
     export = tmp_path / "colorizer.pt"

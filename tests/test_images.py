@@ -88,6 +88,7 @@ def test_small_photos_are_too_small_for_the_training_size(tmp_path):
 SHARED_COCO = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED_COCO.is_dir(), reason="the COCO stand-in (../shared/data/coco) is not on this machine")
 def test_the_coco_stand_in_scans_cleanly():
     manifest = (SHARED_COCO / "MANIFEST.csv").read_text().splitlines()

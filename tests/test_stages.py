@@ -10,6 +10,8 @@ from colorlib.config import get_config
 from colorlib.evaluation import evaluate_run, examples, run_generators
 from conftest import colour_photo, write_awkward_files
 
+pytestmark = pytest.mark.slow  # every test here shares one whole smoke run
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):

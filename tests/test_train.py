@@ -30,6 +30,7 @@ def new_generator():
     return build_generator(64, imagenet_weights="never", verbose=False)[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_pretraining_steps_lower_the_L1_loss(precision):
     L, ab = fixed_batch()
@@ -105,6 +106,7 @@ def test_checkpoints_round_trip_and_refuse_missing_files(tmp_path):
         load_checkpoint(tmp_path / "nothing.pt")
 
 
+@pytest.mark.slow
 def test_micro_batches_give_the_same_update_without_batch_norm_effects():
     L, ab = fixed_batch()
     whole, parts = new_generator().eval(), new_generator().eval()  # eval: no per-part statistics
