@@ -1,6 +1,6 @@
 """Chroma calibration: how far to scale a generator's a*b* towards grey.
 
-A generator trained with L1 loss on few photos is often unsure of a colour yet paints it at full
+A generator is often unsure of a colour yet paints it at full
 strength; when it guesses wrong, a strong wrong colour costs more CIEDE2000 than a faint one.
 Scaling its predicted a*b* by one number s (s < 1 desaturates, s > 1 saturates) trades colour
 for safety. The scale is fitted on photos the generator did not train on, by the lowest mean
