@@ -383,7 +383,7 @@ def describe_lightness(results):
     lines = []
     for name, (photo, colorized) in results.items():
         delta = np.abs(lightness(np.asarray(colorized) / 255.0) - lightness(photo / 255.0)).max()
-        kept = f"yes (max |dL*| {delta:.2f})" if delta <= LIGHTNESS_TOLERANCE else f"NO (max |dL*| {delta:.2f})"
+        kept = ("yes" if delta <= LIGHTNESS_TOLERANCE else "NO") + f" (max |dL*| {delta:.2f})"
         height, width = photo.shape[:2]
         lines.append(f"{name:<20} {width:>4} x {height:<4} -> {colorized.width:>4} x {colorized.height:<4}"
                      f"  L* kept within {LIGHTNESS_TOLERANCE}: {kept}")
