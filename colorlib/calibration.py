@@ -1,6 +1,7 @@
 """Chroma calibration: how far to scale a generator's a*b* towards grey.
 
-A generator is often unsure of a colour yet paints it at full strength; when it guesses wrong, a strong wrong colour costs more CIEDE2000 than a faint one.
+A generator is often unsure of a colour yet paints it at full strength; when it guesses wrong,
+a strong wrong colour costs more CIEDE2000 than a faint one.
 Scaling its predicted a*b* by one number s (s < 1 desaturates, s > 1 saturates) trades colour
 for safety. The scale is fitted on photos the generator did not train on, by the lowest mean
 CIEDE2000 over :data:`CHROMA_SCALES`.
