@@ -394,8 +394,10 @@ def train_gan(split, config, run_dir, show=None, log=print):
     """Train the conditional GAN from the pretrained generator; checkpoint each epoch.
 
     With ``config.gan_photos`` the GAN trains on that many of the training photos, drawn at
-    random. After every epoch the capstone's SSIM is measured on ``config.ssim_images`` validation
-    images and added to the history. Every ``config.display_every`` steps (0: never) the
+    random. After every epoch the capstone's SSIM on ``config.ssim_images`` validation images and
+    the epoch's training time in ``seconds`` join the history, which also keeps every step's
+    losses (``step_losses``: one or two epochs are too few points for a curve). Every
+    ``config.display_every`` steps (0: never) the
     Gray / Fake / Real figure of the current batch is passed to ``show`` (e.g. IPython's
     ``display``), as the capstone displayed it.
     """
@@ -412,9 +414,14 @@ def train_gan(split, config, run_dir, show=None, log=print):
                           config.gan_mode, precision, config.micro_batches, config.gan_reconstruction)
     val = validation_batch(split, config, config.ssim_images)
 
+    clock = [time.perf_counter()]
+
     def validation_ssim(epoch):
+        seconds = time.perf_counter() - clock[0]
         fake_ab = predict_ab(unwrap(generator), val["L"], precision, size=config.size)
-        return {"val_ssim": float(score_images(val["L"], fake_ab, val["ab"])["ssim"].mean())}
+        record = {"val_ssim": float(score_images(val["L"], fake_ab, val["ab"])["ssim"].mean()), "seconds": seconds}
+        clock[0] = time.perf_counter()
+        return record
 
     def show_progress(step, L, ab):
         if show is not None and config.display_every and step % config.display_every == 0:
@@ -426,7 +433,7 @@ def train_gan(split, config, run_dir, show=None, log=print):
     history = fit(gan, datasets(split, config)[0], config.gan_epochs, config, device,
                   Path(run_dir) / GAN_FILE, "gan", processes, on_epoch_end=validation_ssim,
                   on_step=show_progress if processes.is_main else None, log=log,
-                  extra_state={"weights": pretrained["weights"]},
+                  extra_state={"weights": pretrained["weights"]}, keep_step_losses=True,
                   fingerprint=f"{training_photos(split)} after {pretrained['step']} pretraining steps")
     if processes.is_main:
         save_json(Path(run_dir) / GAN_HISTORY_FILE, history)

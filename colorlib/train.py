@@ -374,7 +374,7 @@ def to_device(batch, device, channels_last=False):
 
 
 def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=Processes(),
-        on_epoch_end=None, on_step=None, log=print, extra_state=None, fingerprint=""):
+        on_epoch_end=None, on_step=None, log=print, extra_state=None, fingerprint="", keep_step_losses=False):
     """Train for some epochs with per-epoch checkpoints; resume from ``checkpoint`` if asked.
 
     Parameters
@@ -402,11 +402,16 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=P
     fingerprint : str
         What the run trains on (its photos, its starting weights); a checkpoint with another
         fingerprint is refused on resume.
+    keep_step_losses : bool
+        Also keep every step's losses (this process's batch) in the epoch's record, as
+        ``step_losses``: {name: [one value per step]}, for a short stage whose few epochs are too
+        coarse a curve. Steps before an interruption are not kept in the resumed epoch's record.
 
     Returns
     -------
     list of dict
-        One record per epoch: losses, ``images_per_s`` and the on_epoch_end values.
+        One record per epoch: losses, ``images_per_s``, the on_epoch_end values and, if asked,
+        ``step_losses``.
     """
     log = log if processes.is_main else (lambda line: None)
     if device.type == "cpu":
@@ -450,6 +455,7 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=P
         sampler.set_epoch(epoch, position["batches_done"] if epoch == position["epoch"] + 1 else 0)
         loader.generator.manual_seed(config.seed * 10_000 + epoch)  # worker seeds per epoch
         meters, seen, start = LossMeters(), 0, time.perf_counter()
+        step_losses = defaultdict(list)
         batches_done = sampler.skip
         batches = live_progress(loader, config.progress and processes.is_main)
         try:
@@ -461,6 +467,9 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=P
                     step += 1
                     check_finite(losses, epoch, step, processes)
                     meters.update(losses, len(L))
+                    if keep_step_losses:
+                        for name, value in losses.items():
+                            step_losses[name].append(float(value))
                     batches.comment = "  ".join(f"{k} {float(v):.3f}" for k, v in losses.items())
                     seen += len(L) * processes.world_size
                     batches_done += 1
@@ -477,6 +486,8 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=P
                   "images_per_s": seen / (time.perf_counter() - start)}
         if on_epoch_end is not None:
             record.update(on_epoch_end(epoch))
+        if keep_step_losses:
+            record["step_losses"] = dict(step_losses)
         history.append(record)
         log(format_record(record, epochs, speed=config.progress))
         save(epoch, 0)
@@ -566,7 +577,8 @@ def _as_tuples(value):
 
 def format_record(record, epochs, speed=True):
     """One summary line for an epoch's record; ``speed`` adds the images per second."""
-    values = "  ".join(f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "images_per_s"))
+    shown = {k: v for k, v in record.items() if k not in ("epoch", "images_per_s", "step_losses")}
+    values = "  ".join(f"{k} {v:.4f}" for k, v in shown.items())
     line = f"epoch {record['epoch']}/{epochs}  {values}"
     return line + (f"  ({record['images_per_s']:.1f} img/s)" if speed else "")
 

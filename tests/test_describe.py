@@ -88,6 +88,11 @@ def test_figures_draw(scores):
     assert len(plots.plot_differences_from_baseline(summary, win_rates(scores)).axes) == 2
     assert len(plots.plot_gan_losses(HISTORY).axes) == 2
     assert len(plots.plot_gan_losses(HISTORY + [{**HISTORY[0], "epoch": 2}]).axes) == 2
+    steps = {key: [0.5 + 0.01 * i for i in range(30)] for key in ("D_fake", "D_real", "D", "G_GAN", "G_L1", "G")}
+    per_step = [{**HISTORY[0], "step_losses": steps}, {**HISTORY[0], "epoch": 2, "step_losses": steps}]
+    discriminator, generator = plots.plot_gan_losses(per_step, window=20).axes
+    assert discriminator.get_xlabel() == "step" and len(discriminator.lines) == 2 * 3 + 1 + 1  # raw, mean; epoch; log 2
+    assert len(generator.lines) == 2 * 3 + 1 + 1 and len(generator.lines[1].get_xdata()) == 60 - 19
 
 
 def test_patchgan_sees_70_pixels():

@@ -54,6 +54,16 @@ def test_two_runs_with_one_seed_are_identical(tmp_path):
     assert_identical(weights(first), weights(second))
 
 
+def test_step_losses_are_kept_per_step_when_asked_and_average_to_the_epoch_mean(tmp_path):
+    history = train(gan(), tmp_path / "run.pt", 2, keep_step_losses=True)
+    for record in history:  # 6 photos in batches of 2: three steps an epoch, equal weights
+        assert set(record["step_losses"]) == {"D_fake", "D_real", "D", "G_GAN", "G_L1", "G"}
+        for name, values in record["step_losses"].items():
+            assert len(values) == 3 and sum(values) / 3 == pytest.approx(record[name])
+    assert load_checkpoint(tmp_path / "run.pt")["history"] == history  # kept across a resume
+    assert "step_losses" not in train(gan(), tmp_path / "plain.pt", 1)[0]
+
+
 @pytest.mark.slow
 def test_resumed_run_ends_bit_identical(tmp_path):
     straight = gan()

@@ -67,7 +67,9 @@ def test_training_writes_checkpoints_and_histories(run):
     assert set(pretrain_history[0]) >= {"L1", "val_L1", "grey_L1", "seconds"}
     assert pretrain_history[0]["grey_L1"] == pretrain_history[1]["grey_L1"] > 0  # one fixed validation batch
     assert pretrain_history[1]["val_L1"] != pretrain_history[0]["val_L1"] and pretrain_history[0]["seconds"] > 0
-    assert set(gan_history[0]) >= {"D_fake", "D_real", "D", "G_GAN", "G_L1", "G", "val_ssim"}
+    assert set(gan_history[0]) >= {"D_fake", "D_real", "D", "G_GAN", "G_L1", "G", "val_ssim", "seconds"}
+    steps = len(split.train) // config.batch_size
+    assert gan_history[0]["seconds"] > 0 and len(gan_history[0]["step_losses"]["D"]) == steps
     assert json.loads((run_dir / stages.GAN_HISTORY_FILE).read_text()) == gan_history
     state = torch.load(run_dir / stages.GAN_FILE, weights_only=True)
     assert set(state) >= {"generator", "discriminator", "opt_G", "opt_D", "config", "weights"}
