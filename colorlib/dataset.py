@@ -49,6 +49,33 @@ def most_colourful(paths, size=128):
     return paths[int(np.argmax(scores))], scores
 
 
+def most_colourful_oblong(paths, scores, min_aspect=1.25):
+    """The most colourful photo whose sides differ by at least ``min_aspect``, to show squashing.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+    scores : ndarray
+        Each photo's colourfulness, from :func:`most_colourful`.
+    min_aspect : float
+        The least ratio of the longer side to the shorter one.
+
+    Returns
+    -------
+    path or None
+        None when every photo is closer to square than that. The sides are read from the file's
+        header, without decoding it (orientation does not change the ratio).
+    """
+    sides = []
+    for path in paths:
+        with Image.open(path) as image:
+            sides.append(image.size)
+    oblong = np.array([max(w, h) >= min_aspect * min(w, h) for w, h in sides])
+    if not oblong.any():
+        return None
+    return paths[int(np.argmax(np.where(oblong, scores, -np.inf)))]
+
+
 def random_resized_crop(lab, size, min_scale=1.0):
     """A random part of a photo's tensor, resized to size x size (bilinear, antialiased).
 

@@ -3,7 +3,14 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from colorlib.dataset import ColorizationDataset, LabTensorDataset, load_rgb, most_colourful, random_resized_crop
+from colorlib.dataset import (
+    ColorizationDataset,
+    LabTensorDataset,
+    load_rgb,
+    most_colourful,
+    most_colourful_oblong,
+    random_resized_crop,
+)
 from colorlib.lab import rgb_to_lab
 
 
@@ -110,3 +117,16 @@ def test_most_colourful_picks_the_photo_with_the_most_colour(tmp_path):
     paths = [tmp_path / "grey.png", tmp_path / "colourful.png"]
     path, scores = most_colourful(paths, size=32)
     assert path == paths[1] and scores[0] < 1 < scores[1] and scores.shape == (2,)
+
+
+def test_the_squashing_example_is_the_most_colourful_photo_far_from_square(tmp_path):
+    rng = np.random.default_rng(0)
+    shapes = {"square_vivid": (40, 40), "portrait_vivid": (60, 40), "wide_grey": (40, 60), "near_square": (40, 44)}
+    paths = []
+    for name, shape in shapes.items():
+        Image.fromarray(rng.integers(0, 256, (*shape, 3), dtype=np.uint8)).save(tmp_path / f"{name}.png")
+        paths.append(tmp_path / f"{name}.png")
+    scores = np.array([9.0, 5.0, 0.0, 7.0])
+    assert most_colourful_oblong(paths, scores) == paths[1]  # 60 x 40 is 1.5, 44 x 40 only 1.1
+    assert most_colourful_oblong(paths[2:], scores[2:]) == paths[2]
+    assert most_colourful_oblong([paths[0], paths[3]], scores[[0, 3]]) is None
