@@ -683,7 +683,7 @@ def describe_gan_balance(history):
 
 
 def colorize_variants(rgb, generator, size=None):
-    """A photo's contrast variants (notebook 02) and each of them colorized by the generator.
+    """A photo's contrast variants (notebook 02), each as the generator sees it and as it colours it.
 
     Parameters
     ----------
@@ -696,25 +696,29 @@ def colorize_variants(rgb, generator, size=None):
     Returns
     -------
     variants, colorized : dict of ndarray
-        {name: RGB float image}, from :func:`colorlib.preprocessing.preprocessing_variants`;
-        {name: RGB float image}, its colorization (the generator sees only the variant's L*).
+        {name: RGB float image}: each variant grey, with exactly the L* of
+        :func:`colorlib.preprocessing.lightness_variants` (the generator's whole input), and its colorization.
     """
     from colorlib.colorizer import colorize  # colorizer imports this module
-    from colorlib.preprocessing import preprocessing_variants
+    from colorlib.preprocessing import grey_with_lightness, lightness_variants
 
-    variants = preprocessing_variants(rgb)
+    variants = {name: grey_with_lightness(L) for name, L in lightness_variants(rgb).items()}
     return variants, {name: np.asarray(colorize(image, generator, size)) / 255.0 for name, image in variants.items()}
 
 
-def variants_markdown(variants, colorized):
-    """A Markdown table: per variant, its L* spread and the colourfulness of its colorization."""
+def variants_markdown(variants, colorized, photo=None):
+    """A Markdown table: per variant, its L* spread and the colourfulness of its colorization.
+
+    With ``photo`` (RGB float), a last row gives the photo's own colourfulness to compare with.
+    """
     lines = ["| variant | mean L\\* | L\\* standard deviation | colourfulness of the colorization | in words |",
              "| --- | --- | --- | --- | --- |"]
     for name, image in variants.items():
         L, colour = lightness(image), float(colourfulness(colorized[name]))
         lines.append(f"| {name} | {L.mean():.1f} | {L.std():.1f} | {colour:.1f} | {colourfulness_word(colour)} |")
-    photo = float(colourfulness(variants["original"]))
-    lines.append(f"| the photo's own colours | | | {photo:.1f} | {colourfulness_word(photo)} |")
+    if photo is not None:
+        own = float(colourfulness(photo))
+        lines.append(f"| the photo's own colours | | | {own:.1f} | {colourfulness_word(own)} |")
     return "\n".join(lines)
 
 

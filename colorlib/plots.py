@@ -80,14 +80,18 @@ def show_lab_channels(lab):
     return fig
 
 
-def show_preprocessing(variants):
-    """Each preprocessed image above the histogram of its L* channel."""
+def show_preprocessing(variants, lightness):
+    """Each preprocessed image (in colour) above the histogram of its L*, the generator's input.
+
+    ``variants`` and ``lightness`` are :func:`colorlib.preprocessing.preprocessing_variants` and
+    :func:`colorlib.preprocessing.lightness_variants` of one photo.
+    """
     fig, axes = plt.subplots(2, len(variants), figsize=(3.2 * len(variants), 6))
     for column, (name, image) in enumerate(variants.items()):
         axes[0, column].imshow(np.clip(image, 0, 1))
         axes[0, column].set_title(name, fontsize=9)
         axes[0, column].axis("off")
-        axes[1, column].hist(lightness(image).ravel(), bins=64, range=(0, 100), color="0.3")
+        axes[1, column].hist(np.ravel(lightness[name]), bins=64, range=(0, 100), color="0.3")
         axes[1, column].set_xlabel("L*")
         axes[1, column].set_yticks([])
     fig.tight_layout()
@@ -376,7 +380,8 @@ def show_variants_colorized(variants, colorized, size=2.6):
     Parameters
     ----------
     variants, colorized : dict of ndarray
-        {name: RGB float image} each, as :func:`colorlib.evaluation.colorize_variants` returns them.
+        {name: RGB float image} each, as :func:`colorlib.evaluation.colorize_variants` returns them
+        (the variants grey, with exactly the L* the generator is given).
     """
     names = list(variants)
     fig, axes = plt.subplots(2, len(names), figsize=(size * len(names), 2 * size), squeeze=False)

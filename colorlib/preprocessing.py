@@ -1,13 +1,13 @@
 """Contrast preprocessing compared in notebook 02: stretching, histogram and adaptive equalisation.
 
-The operations act on the L* channel alone, the generator's input, scaled to [0, 1]; the photo's
-own a*b* are put back so that each result can be shown in colour.
+The operations act on the L* channel alone, the generator's input, scaled to [0, 1]; they are
+measured on that channel, and the photo's own a*b* are put back only to show each one in colour.
 """
 import numpy as np
 from skimage import exposure
 from skimage.color import rgb2lab
 
-from colorlib.lab import lab_to_srgb, lightness
+from colorlib.lab import lab_to_srgb
 
 
 def lower_contrast(lightness01, factor=0.4):
@@ -31,8 +31,11 @@ def equalize_adaptive(lightness01, clip_limit=0.03):
     return exposure.equalize_adapthist(lightness01, clip_limit=clip_limit)
 
 
-def preprocessing_variants(rgb, factor=0.4):
-    """The original, a low-contrast copy, and the three remedies applied to that copy's L*.
+def lightness_variants(rgb, factor=0.4):
+    """The L* (0-100) of the original, a low-contrast copy, and the three remedies applied to that copy.
+
+    This is the channel a generator would be given, measured before any colour is put back (putting
+    a*b* back and clipping to the screen's gamut moves L* again).
 
     Parameters
     ----------
@@ -43,23 +46,42 @@ def preprocessing_variants(rgb, factor=0.4):
     Returns
     -------
     dict of ndarray
-        {name: RGB image}, each rebuilt from its processed L* and the photo's own a*b*.
+        {name: L* of shape (H, W)}.
     """
-    lab = rgb2lab(rgb)
-    flat = lower_contrast(lab[..., 0] / 100.0, factor)
+    original = rgb2lab(rgb)[..., 0] / 100.0
+    flat = lower_contrast(original, factor)
     lightness = {
-        "original": lab[..., 0] / 100.0,
+        "original": original,
         "low contrast": flat,
         "contrast stretching": stretch_contrast(flat),
         "histogram equalisation": equalize_histogram(flat),
         "adaptive equalisation": equalize_adaptive(flat),
     }
-    return {name: _with_lightness(lab, L) for name, L in lightness.items()}
+    return {name: np.clip(L, 0.0, 1.0) * 100.0 for name, L in lightness.items()}
 
 
-def _with_lightness(lab, lightness01):
+def preprocessing_variants(rgb, factor=0.4):
+    """Each of :func:`lightness_variants` shown in colour: its L* with the photo's own a*b*.
+
+    Returns
+    -------
+    dict of ndarray
+        {name: RGB image, float in [0, 1]}.
+    """
+    lab = rgb2lab(rgb)
+    return {name: _with_lightness(lab, L) for name, L in lightness_variants(rgb, factor).items()}
+
+
+def grey_with_lightness(L):
+    """A grey RGB image of exactly this L* (0-100): grey is inside the gamut, so nothing is clipped."""
+    lab = np.zeros((*np.shape(L), 3))
+    lab[..., 0] = L
+    return np.clip(lab_to_srgb(lab), 0.0, 1.0)
+
+
+def _with_lightness(lab, L):
     lab = lab.copy()
-    lab[..., 0] = np.clip(lightness01, 0.0, 1.0) * 100.0
+    lab[..., 0] = L
     return np.clip(lab_to_srgb(lab), 0.0, 1.0)
 
 
@@ -73,15 +95,19 @@ def histogram_peak(L, bins=64):
     return float((edges[top] + edges[top + 1]) / 2)
 
 
-def lightness_summary(variants):
-    """Per variant: mean, standard deviation, 1st-99th percentile span and main peak of L*.
+def lightness_summary(lightness):
+    """Per variant: mean, standard deviation, 1st-99th percentile span and main peak of its L*.
 
     Also the share of pixels (in %) pushed to the ends, L* below 1 or above 99, which shows as a
     washed-out or crushed photo.
+
+    Parameters
+    ----------
+    lightness : dict of ndarray
+        {name: L* (0-100)}, from :func:`lightness_variants`.
     """
     summary = {}
-    for name, image in variants.items():
-        L = lightness(image)
+    for name, L in lightness.items():
         p1, p99 = np.percentile(L, [1, 99])
         summary[name] = {"mean": float(L.mean()), "std": float(L.std()), "p1-p99 span": float(p99 - p1),
                          "main peak": histogram_peak(L), "% at the ends": float(100 * np.mean((L < 1) | (L > 99)))}

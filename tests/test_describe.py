@@ -128,7 +128,8 @@ def test_colorized_variants_are_described():
     rgb = np.random.default_rng(0).random((40, 48, 3))
     variants, colorized = colorize_variants(rgb, generator.eval())
     assert set(colorized) == set(variants) and colorized["original"].shape == rgb.shape
-    table = variants_markdown(variants, colorized)
-    assert len(table.splitlines()) == 2 + len(variants) + 1
+    assert all(np.ptp(image, axis=-1).max() < 1e-3 for image in variants.values())  # grey: L* alone
+    table = variants_markdown(variants, colorized, rgb)
+    assert len(table.splitlines()) == 2 + len(variants) + 1 and "the photo's own colours" in table
     assert "most colourful colorization" in describe_variants(variants, colorized)
     assert len(plots.show_variants_colorized(variants, colorized).axes) == 2 * len(variants)

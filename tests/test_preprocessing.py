@@ -6,8 +6,10 @@ from colorlib.lab import lightness
 from colorlib.preprocessing import (
     equalize_adaptive,
     equalize_histogram,
+    grey_with_lightness,
     histogram_peak,
     lightness_summary,
+    lightness_variants,
     lower_contrast,
     preprocessing_variants,
     stretch_contrast,
@@ -46,7 +48,9 @@ def test_variants_change_L_only(photo):
     ]
     for image in variants.values():
         assert image.shape == photo.shape and 0 <= image.min() and image.max() <= 1
-    summary = lightness_summary(variants)
+    L = lightness_variants(photo)
+    assert list(L) == list(variants)
+    summary = lightness_summary(L)
     assert summary["low contrast"]["std"] < summary["original"]["std"]
     assert summary["contrast stretching"]["std"] > summary["low contrast"]["std"]
     np.testing.assert_allclose(lightness(variants["original"]), lightness(photo), atol=0.05)
@@ -58,6 +62,19 @@ def test_histogram_peak_finds_where_most_pixels_lie():
 
 
 def test_summary_counts_pixels_pushed_to_the_ends(photo):
-    summary = lightness_summary(preprocessing_variants(photo))
+    summary = lightness_summary(lightness_variants(photo))
     assert 0 <= summary["original"]["% at the ends"] <= summary["contrast stretching"]["% at the ends"]
     assert 0 <= summary["original"]["main peak"] <= 100
+
+
+def test_the_summary_measures_the_channel_itself_not_the_photo_with_its_colour_put_back():
+    # Saturated colours out of the screen's gamut: putting them back and clipping moves L*.
+    photo = np.zeros((32, 32, 3))
+    photo[:, :16] = (0.0, 0.0, 1.0)
+    photo[:, 16:] = (1.0, 1.0, 0.0)
+    L = lightness_variants(photo)
+    stretched = L["contrast stretching"]
+    assert lightness_summary(L)["contrast stretching"]["mean"] == pytest.approx(stretched.mean())
+    shown = lightness(preprocessing_variants(photo)["contrast stretching"])
+    assert np.abs(shown - stretched).max() > 1  # what the old summary measured was not the input
+    np.testing.assert_allclose(lightness(grey_with_lightness(stretched)), stretched, atol=1e-3)
