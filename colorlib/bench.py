@@ -24,7 +24,8 @@ from colorlib.models import PatchDiscriminator, build_generator
 from colorlib.predict import predict_ab
 from colorlib.runtime import keep_freed_memory, pick_device, resolve_precision, seed_everything
 from colorlib.sources import resolve_data
-from colorlib.train import ColorizationGAN, L1Pretrainer, to_device
+from colorlib.train import to_device
+from colorlib.trainers import ColorizationGAN, L1Pretrainer
 
 
 def source_photos(data):

@@ -17,6 +17,13 @@ from tqdm import tqdm
 from colorlib import stages
 from colorlib.cache import lab_tensor
 from colorlib.calibration import checked_chroma_scale
+from colorlib.checkpoints import (
+    CheckpointError,
+    check_checkpoint,
+    check_finite_generator,
+    load_checkpoint,
+    save_checkpoint,
+)
 from colorlib.evaluation import RUN_CHECKPOINTS, shipped_generator
 from colorlib.images import ImageRejected, MemoryBudget, Picture, available_memory, read_picture, split_alpha
 from colorlib.lab import AB_SCALE, fit_to_gamut, lab_to_rgb, lab_to_rgb8, lightness, lightness8
@@ -24,7 +31,6 @@ from colorlib.metrics import colourfulness
 from colorlib.plots import show_images
 from colorlib.predict import predict_ab
 from colorlib.sources import list_images, package_photo_paths
-from colorlib.train import CheckpointError, check_checkpoint, check_finite_generator, load_checkpoint, save_checkpoint
 
 EXPORT_FORMAT = "colorlib-generator"
 EXPORT_VERSION = 1

@@ -20,6 +20,7 @@ from colorlib.calibration import (
     cross_fitted_scales,
     fold_count,
 )
+from colorlib.checkpoints import load_checkpoint, load_json, save_json
 from colorlib.config import Config
 from colorlib.dataset import ColorizationDataset
 from colorlib.images import scan_images
@@ -40,7 +41,6 @@ from colorlib.predict import predict_ab
 from colorlib.runtime import pick_device
 from colorlib.sources import relative_names, resolve_data, shared_images
 from colorlib.stages import GAN_FILE, PRETRAINED_FILE, SPLIT_FILE, load_generator
-from colorlib.train import load_checkpoint, load_json, save_json
 
 METRICS_FILE = "metrics.json"
 RUN_CHECKPOINTS = {"pretrained": PRETRAINED_FILE, "gan": GAN_FILE}  # a run's generators, in training order

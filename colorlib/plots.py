@@ -173,7 +173,7 @@ def plot_pretraining(history, loss="L1"):
     history : list of dict
         :func:`colorlib.stages.pretrain`'s records.
     loss : str
-        The training loss's name in the records (:data:`colorlib.train.PRETRAIN_LOSSES`).
+        The training loss's name in the records (:data:`colorlib.trainers.PRETRAIN_LOSSES`).
     """
     panels = [[loss, "val_" + loss]] if loss == "L1" else [[loss, "val_" + loss], ["val_L1"]]
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 3.5), squeeze=False)

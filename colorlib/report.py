@@ -161,7 +161,7 @@ def make_line(profile, data, overrides):
 
 def starting_weights(run_dir):
     """Whether the run's generator body started from ImageNet weights ("imagenet") or "random"."""
-    from colorlib.train import load_checkpoint
+    from colorlib.checkpoints import load_checkpoint
 
     checkpoint = Path(run_dir) / "generator_pretrained.pt"
     return load_checkpoint(checkpoint, mmap=True).get("weights") if checkpoint.is_file() else None

@@ -19,6 +19,15 @@ import matplotlib.pyplot as plt
 import torch
 
 from colorlib.cache import LabCache, check_digest, file_digest
+from colorlib.checkpoints import (
+    CheckpointError,
+    check_finite_generator,
+    checkpoint_config,
+    load_checkpoint,
+    load_json,
+    run_lock,
+    save_json,
+)
 from colorlib.config import PROFILES
 from colorlib.dataset import ColorizationDataset, LabTensorDataset
 from colorlib.distributed import barrier, init_processes, unwrap, wrap
@@ -29,19 +38,8 @@ from colorlib.plots import show_gray_fake_real
 from colorlib.predict import predict_ab, resized
 from colorlib.runtime import pick_device, resolve_precision, seed_everything
 from colorlib.sources import list_images, relative_names, resolve_data, split_paths
-from colorlib.train import (
-    RESUMABLE_CHANGES,
-    CheckpointError,
-    ColorizationGAN,
-    L1Pretrainer,
-    check_finite_generator,
-    checkpoint_config,
-    fit,
-    load_checkpoint,
-    load_json,
-    run_lock,
-    save_json,
-)
+from colorlib.train import RESUMABLE_CHANGES, fit
+from colorlib.trainers import ColorizationGAN, L1Pretrainer
 
 SPLIT_FILE = "split.json"
 PRETRAINED_FILE = "generator_pretrained.pt"
@@ -95,7 +93,7 @@ def run_folder(profile, run_dir=None, config=None, root=None):
 
 
 def holds_run_folder(stage):
-    """Run a stage holding its run folder's lock (:func:`colorlib.train.run_lock`), in the main process.
+    """Run a stage holding its run folder's lock (:func:`colorlib.checkpoints.run_lock`), in the main process.
 
     Under torchrun only the main process writes, so it alone locks; the others follow it.
     """

@@ -9,6 +9,7 @@ import math
 import time
 from pathlib import Path
 
+from colorlib.checkpoints import load_json, save_json
 from colorlib.evaluation import evaluate_generators, photos_colourfulness
 from colorlib.metrics import summarize_with_ci
 from colorlib.models import build_generator
@@ -26,7 +27,6 @@ from colorlib.stages import (
     training_subset,
     validation_batch,
 )
-from colorlib.train import load_json, save_json
 
 STUDY_FILE = "study.json"
 RECIPE = {"encoder": "efficientnet_lite0", "encoder_lr_scale": 0.1, "freeze_encoder_bn": True}

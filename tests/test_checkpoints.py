@@ -6,19 +6,12 @@ import torch
 from torch import nn
 
 from colorlib import colorizer, stages
+from colorlib.checkpoints import CheckpointError, load_checkpoint, load_json, run_lock, save_checkpoint, save_json
 from colorlib.config import get_config
 from colorlib.dataset import LabTensorDataset
 from colorlib.models import build_generator
-from colorlib.train import (
-    CheckpointError,
-    L1Pretrainer,
-    fit,
-    load_checkpoint,
-    load_json,
-    run_lock,
-    save_checkpoint,
-    save_json,
-)
+from colorlib.train import fit
+from colorlib.trainers import L1Pretrainer
 
 CONFIG = get_config("smoke", size=32, batch_size=2, seed=5, channels_last=False, precision="fp32")
 FORK = multiprocessing.get_context("fork")  # a forked child starts at once: torch is already imported

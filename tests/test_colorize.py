@@ -10,6 +10,7 @@ from PIL import Image
 
 from colorlib import colorizer as cz
 from colorlib import stages
+from colorlib.checkpoints import save_checkpoint
 from colorlib.cli import main
 from colorlib.config import get_config
 from colorlib.evaluation import write_evaluation
@@ -17,7 +18,6 @@ from colorlib.images import ImageRejected, read_rgb
 from colorlib.lab import denormalize, fit_to_gamut, in_gamut, lab_to_srgb, lightness, rgb_to_lab
 from colorlib.models import build_generator
 from colorlib.predict import predict_ab
-from colorlib.train import save_checkpoint
 from conftest import colour_photo, png_header_only, write_awkward_files
 
 SIZE = 64

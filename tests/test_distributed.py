@@ -12,7 +12,8 @@ from colorlib.dataset import LabTensorDataset
 from colorlib.distributed import Processes, wrap
 from colorlib.models import PatchDiscriminator, build_generator
 from colorlib.runtime import seed_everything
-from colorlib.train import ColorizationGAN, check_finite, fit
+from colorlib.train import check_finite, fit
+from colorlib.trainers import ColorizationGAN
 
 # Validation items (no random flips): the only randomness left is the seeded shuffle.
 CONFIG = get_config("smoke", size=32, batch_size=4, seed=3, channels_last=False, progress=False)

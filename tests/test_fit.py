@@ -5,11 +5,13 @@ import signal
 import pytest
 import torch
 
+from colorlib.checkpoints import load_checkpoint
 from colorlib.config import get_config
 from colorlib.dataset import LabTensorDataset
 from colorlib.models import PatchDiscriminator, build_generator
 from colorlib.runtime import seed_everything
-from colorlib.train import ColorizationGAN, L1Pretrainer, fit, load_checkpoint, one_cycle
+from colorlib.train import fit
+from colorlib.trainers import ColorizationGAN, L1Pretrainer, one_cycle
 
 CONFIG = get_config("smoke", size=32, batch_size=2, seed=5, channels_last=False)
 DEVICE = torch.device("cpu")

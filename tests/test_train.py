@@ -3,19 +3,11 @@ import platform
 import pytest
 import torch
 
+from colorlib.checkpoints import load_checkpoint, save_checkpoint
 from colorlib.models import PatchDiscriminator, build_generator
 from colorlib.runtime import keep_freed_memory
-from colorlib.train import (
-    GAN_LOSSES,
-    ColorizationGAN,
-    EpochSampler,
-    L1Pretrainer,
-    LossMeters,
-    check_finite,
-    load_checkpoint,
-    micro_batches,
-    save_checkpoint,
-)
+from colorlib.train import EpochSampler, LossMeters, check_finite
+from colorlib.trainers import GAN_LOSSES, ColorizationGAN, L1Pretrainer, micro_batches
 
 
 def fixed_batch(n=4, size=64):

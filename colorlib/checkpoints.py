@@ -1,0 +1,223 @@
+"""The run folder's files on disk: JSON and checkpoints written atomically, loaded with checks, and a lock.
+
+Every file colorlib writes into a run folder goes through :func:`save_json` or
+:func:`save_checkpoint` (a unique temporary file, fsync, then rename: a crash keeps the old file or
+the new one), and every checkpoint comes back through :func:`load_checkpoint`, which loads plain
+data only and names the file in every error. :func:`run_lock` keeps a second process out of a
+run folder that one is training in.
+"""
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from colorlib.config import Config
+
+# A new file gets the permissions the user's umask gives (mkstemp alone would make it 0600).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def _write_atomically(path, write):
+    """Write a file by ``write(binary_file)`` into a unique temporary file beside it, then rename.
+
+    The temporary name is unique (two writers on one folder never share it), its bytes reach the
+    disk (fsync) before the rename, so a crash leaves the old file or the new one, never half of
+    one, and it is removed if anything fails.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def save_json(path, data):
+    """Write JSON atomically (a unique temporary file, fsync, then rename)."""
+    text = (json.dumps(data, indent=2) + "\n").encode()
+    _write_atomically(path, lambda file: file.write(text))
+
+
+def load_json(path):
+    return json.loads(Path(path).read_text())
+
+
+def save_checkpoint(path, **state):
+    """Save state_dicts and plain data atomically, so a crash keeps the last good file."""
+    _write_atomically(path, lambda file: torch.save(state, file))
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that is not what colorlib wrote: empty, truncated, or of another format."""
+
+
+CHECKPOINT = "a checkpoint written by colorlib (torch.save of a dict of state_dicts and plain data)"
+
+
+def load_checkpoint(path, map_location="cpu", mmap=False, require=(), expected=CHECKPOINT):
+    """Load a checkpoint written by :func:`save_checkpoint` (plain data only, weights_only), checking its form.
+
+    Parameters
+    ----------
+    path : path-like
+    map_location : str or torch.device
+    mmap : bool
+        Map the tensors instead of reading them: enough to look at the plain data.
+    require : iterable of str
+        Keys the checkpoint must hold. With ``"config"`` among them its config must hold exactly
+        the fields of :class:`colorlib.config.Config`; with ``"generator"`` that must be a state_dict.
+    expected : str
+        What the caller expected, for the error messages.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    CheckpointError
+        If the file is empty, truncated or not loadable safely, or lacks what ``require`` asks
+        for; the message names the file and what was expected.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist; expected {expected}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty; expected {expected}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except Exception as error:  # truncated, not a zip, a pickled object: all say "not ours"
+        raise CheckpointError(f"{path} is not a checkpoint torch can load safely "
+                              f"({type(error).__name__}: it may be truncated); expected {expected}") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} holds a {type(state).__name__}, not a dict; expected {expected}")
+    return check_checkpoint(state, path, require, expected)
+
+
+def check_checkpoint(state, path, require=(), expected=CHECKPOINT):
+    """Check a loaded checkpoint holds ``require`` (see :func:`load_checkpoint`); returns it."""
+    missing = [key for key in require if key not in state]
+    if missing:
+        raise CheckpointError(f"{path} has no {', '.join(map(repr, missing))}; expected {expected}")
+    if "generator" in require and not (isinstance(state["generator"], dict)
+                                       and all(torch.is_tensor(v) for v in state["generator"].values())):
+        raise CheckpointError(f"{path}: its 'generator' is not a state_dict of tensors; expected {expected}")
+    if "config" in require:
+        checkpoint_config(state, path)
+    return state
+
+
+# Config fields added after checkpoints were first written: their defaults do what colorlib did
+# before they existed, so a checkpoint without them is read with the defaults.
+LATER_FIELDS = {"gan_reconstruction", "lambda_cross_entropy"}
+
+
+def checkpoint_config(state, path):
+    """The :class:`~colorlib.config.Config` a checkpoint was written with, refusing extra, missing or bad fields.
+
+    Raises
+    ------
+    CheckpointError
+        Naming the file and the fields; a missing field means another version of colorlib wrote it.
+    """
+    config = state.get("config")
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: its 'config' is a {type(config).__name__}, expected a dict of Config fields")
+    fields = {f.name for f in dataclasses.fields(Config)}
+    extra, missing = sorted(set(config) - fields), sorted(fields - set(config) - LATER_FIELDS)
+    if extra or missing:
+        raise CheckpointError(f"{path}: its config has unknown fields {extra} and lacks fields {missing}; "
+                              "expected the fields of this colorlib's Config (was it written by another version?)")
+    try:
+        return Config(**config)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: its config is not valid ({error})") from None
+
+
+def check_finite_generator(state, path, weights=True):
+    """Refuse a checkpoint whose chroma scale, or (with ``weights``) generator weights, are not finite.
+
+    A NaN weight or scale paints every photo black, and colorize would still exit 0.
+
+    Raises
+    ------
+    CheckpointError
+        Naming the file and the first tensor or the scale at fault.
+    """
+    scale = state.get("chroma_scale", 1.0)
+    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale >= 0):
+        raise CheckpointError(f"{path}: its chroma_scale is {scale!r}; expected a finite number >= 0")
+    bad = [key for key, tensor in state["generator"].items()
+           if weights and tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if bad:
+        raise CheckpointError(f"{path}: its generator holds weights that are not finite ({bad[0]}, "
+                              f"{len(bad)} tensors in all); expected finite weights")
+    return state
+
+
+_HELD_LOCKS = {}  # resolved run folder -> [open lock file, depth]: one process may nest its own locks
+
+
+@contextlib.contextmanager
+def run_lock(run_dir):
+    """Hold ``<run_dir>/.lock`` while training writes into the run folder; refuse a second process.
+
+    Two processes writing one run folder (two ``make all``, two notebooks) would interleave
+    their checkpoints; the second is stopped before it writes anything. The lock is an
+    ``fcntl.flock``, released by the system when a process dies, so a crash never leaves the
+    folder locked. Nested calls in one process share the lock.
+
+    Raises
+    ------
+    RuntimeError
+        "run folder X is in use by another process (pid N)".
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): run unlocked
+        yield
+        return
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    key = str(run_dir.resolve())
+    if key in _HELD_LOCKS:
+        _HELD_LOCKS[key][1] += 1
+        try:
+            yield
+        finally:
+            _HELD_LOCKS[key][1] -= 1
+        return
+    file = open(run_dir / ".lock", "a+")
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        file.seek(0)
+        pid = file.read().strip() or "unknown"
+        file.close()
+        raise RuntimeError(f"run folder {run_dir} is in use by another process (pid {pid}); "
+                           "wait for it to finish, or use another run folder") from None
+    file.seek(0)
+    file.truncate()
+    file.write(f"{os.getpid()}\n")
+    file.flush()
+    _HELD_LOCKS[key] = [file, 1]
+    try:
+        yield
+    finally:
+        _HELD_LOCKS[key][1] -= 1
+        if _HELD_LOCKS[key][1] == 0:
+            del _HELD_LOCKS[key]
+            fcntl.flock(file, fcntl.LOCK_UN)
+            file.close()
