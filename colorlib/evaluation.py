@@ -24,23 +24,12 @@ from colorlib.checkpoints import load_checkpoint, load_json, save_json
 from colorlib.config import Config
 from colorlib.dataset import ColorizationDataset
 from colorlib.images import scan_images
-from colorlib.lab import lightness
-from colorlib.metrics import (
-    HIGHER_IS_BETTER,
-    ciede2000_jnd,
-    colourfulness,
-    colourfulness_word,
-    format_ci_table,
-    grey_ab,
-    score_images,
-    summarize_with_ci,
-    win_rates,
-)
-from colorlib.plots import show_comparison, show_ranked
+from colorlib.metrics import HIGHER_IS_BETTER, grey_ab, score_images, summarize_with_ci
 from colorlib.predict import predict_ab
 from colorlib.runtime import pick_device
 from colorlib.sources import relative_names, resolve_data, shared_images
 from colorlib.stages import GAN_FILE, PRETRAINED_FILE, SPLIT_FILE, load_generator
+from colorlib.tables import format_ci_table
 
 METRICS_FILE = "metrics.json"
 RUN_CHECKPOINTS = {"pretrained": PRETRAINED_FILE, "gan": GAN_FILE}  # a run's generators, in training order
@@ -69,12 +58,12 @@ def mean_ab_baseline(train_ab_mean, shape):
 def dataset_ab_mean(paths, size, batch_size=16):
     """Mean normalised a and b over images resized to size x size, as two floats."""
     total = torch.zeros(2, dtype=torch.float64)
-    for batch in _batches(paths, size, batch_size):
+    for batch in photo_batches(paths, size, batch_size):
         total += batch["ab"].double().sum(dim=(0, 2, 3))
     return (total / (len(paths) * size * size)).tolist()
 
 
-def _batches(paths, size, batch_size):
+def photo_batches(paths, size, batch_size):
     return DataLoader(ColorizationDataset(paths, "val", size), batch_size=batch_size, shuffle=False)
 
 
@@ -107,7 +96,7 @@ def evaluate_generators(generators, paths, size, batch_size=16, precision="fp32"
         :func:`colorlib.metrics.score_images` returns them.
     """
     batch_scores = defaultdict(list)
-    for batch in _batches(paths, size, batch_size):
+    for batch in photo_batches(paths, size, batch_size):
         for name, fake_ab in predictions(batch, generators, precision, train_ab_mean).items():
             batch_scores[name].append(score_images(batch["L"], fake_ab, batch["ab"]))
     return _joined(batch_scores)
@@ -164,13 +153,13 @@ def evaluate_calibrated(generators, paths, size, batch_size=16, precision="fp32"
 
 def _calibrated_scores(generators, paths, size, batch_size, precision, folds):
     errors = defaultdict(list)
-    for batch in _batches(paths, size, batch_size):
+    for batch in photo_batches(paths, size, batch_size):
         for name, generator in generators.items():
             errors[name].append(chroma_errors(batch["L"], generator_ab(generator, batch["L"], precision), batch["ab"]))
     errors = {name: np.concatenate(parts, axis=1) for name, parts in errors.items()}
     per_image = {name: cross_fitted_scales(values, folds=folds) for name, values in errors.items()}
     batch_scores, start = defaultdict(list), 0
-    for batch in _batches(paths, size, batch_size):
+    for batch in photo_batches(paths, size, batch_size):
         end = start + len(batch["L"])
         for name, generator in generators.items():
             scales = torch.as_tensor(per_image[name][start:end], dtype=torch.float32).view(-1, 1, 1, 1)
@@ -304,7 +293,7 @@ def add_calibrated(scores, generators, paths, size, batch_size=16, log=print):
 
 def examples(paths, generators, size, train_ab_mean=None):
     """The {"L", "ab"} batch of some images and every model's predicted ab, for figures."""
-    batch = next(iter(_batches(paths, size, len(paths))))
+    batch = next(iter(photo_batches(paths, size, len(paths))))
     return {**batch, **predictions(batch, generators, "fp32", train_ab_mean)}
 
 
@@ -439,297 +428,3 @@ def _run_split(checkpoint):
     """The run's split (``split.json`` beside the checkpoint), or None."""
     split_file = Path(checkpoint).parent / SPLIT_FILE
     return load_json(split_file) if split_file.is_file() else None
-
-
-def show_validation_examples(indices, split, config, generators, scores, model, train_ab_mean=None):
-    """Chosen validation images: a model's colorization above the truth, titled with its scores.
-
-    Parameters
-    ----------
-    indices : sequence of int
-        Positions in ``split.val`` (e.g. from :func:`colorlib.metrics.extremes`).
-    split, config
-        The run's split and config (images are read at ``config.photo_size``).
-    generators : dict
-        As :func:`run_generators` returns them.
-    scores : dict
-        {model: {metric: per-image ndarray}} over ``split.val``.
-    model : str
-        Which prediction to show: a generator's name, "grey" or "mean_ab".
-    train_ab_mean : sequence of 2 floats, optional
-        Needed to show "mean_ab".
-    """
-    indices = [int(i) for i in indices]
-    chosen = {metric: values[indices] for metric, values in scores[model].items()}
-    if not indices:
-        return show_ranked(None, None, None, [], chosen)
-    wanted = {name: generator for name, generator in generators.items() if name == model}
-    batch = examples([split.val[i] for i in indices], wanted, config.photo_size, train_ab_mean)
-    return show_ranked(batch["L"], batch[model], batch["ab"], range(len(indices)), chosen)
-
-
-def show_run_comparison(split, config, run_dir, n=6):
-    """The run's first n validation photos: Gray / pretrained / GAN / shipped / Real, as far as the run has them.
-
-    The photos are the first of the split, not chosen for the figure. The shipped row
-    (:func:`shipped_row`) appears once notebook 05 has evaluated the run.
-    """
-    generators = run_generators(run_dir)
-    batch = next(iter(_batches(split.val[:n], config.photo_size, n)))
-    labels = {"pretrained": "pretrained, " + ("L1" if config.head == "regression" else "classification"),
-              "gan": "GAN"}
-    predictions = {labels[name]: generator_ab(generator, batch["L"]) for name, generator in generators.items()}
-    shipped = shipped_generator(run_dir)
-    if shipped and shipped[0] in generators:
-        name, scale = shipped
-        label = f"shipped: {name}" + (f" x {scale:g}" if scale != 1.0 else "")
-        predictions[label] = scale * generator_ab(generators[name], batch["L"])
-    return show_comparison(batch["L"], predictions, batch["ab"], n=n)
-
-
-def describe_shipped(metrics, share=COLOUR_SHARE):
-    """One Markdown paragraph: which row the run ships, by what rule, and how its colour compares with the photos'."""
-    row = metrics.get("shipped")
-    if row is None:
-        return "No generator was scored, so none is shipped."
-    summary = metrics["summary"][row]
-    truth = photos_colourfulness(metrics["summary"])
-    colour = summary["colourfulness"]["mean"]
-    rule = (f"the most colourful generator row that beats grey on AuC, does not lose to it on CIEDE2000 "
-            f"(95% paired intervals) and keeps at least {share:.0%} of the photos' colourfulness")
-    verdict = "meets that rule" if metrics.get("shipped_meets_rule") else (
-        "is the most colourful row that does not lose to grey on AuC: **no row meets the rule in this run**")
-    return (f"The run ships **{row}**, chosen as {rule}. It {verdict}. Its colourfulness is {colour:.1f}, "
-            f"{colour / truth:.0%} of the validation photos' own ({truth:.1f}); its CIEDE2000 is "
-            f"{summary['ciede2000']['mean']:.2f} against grey's "
-            f"{metrics['summary'][BASELINE]['ciede2000']['mean']:.2f} "
-            f"({summary['ciede2000']['difference']:+.2f} [{summary['ciede2000']['difference_low']:+.2f}, "
-            f"{summary['ciede2000']['difference_high']:+.2f}]) and its AuC {summary['auc']['mean']:.3f} against "
-            f"{metrics['summary'][BASELINE]['auc']['mean']:.3f} ({summary['auc']['difference']:+.3f} "
-            f"[{summary['auc']['difference_low']:+.3f}, {summary['auc']['difference_high']:+.3f}]).")
-
-
-def takeaways(metrics, scores, share=COLOUR_SHARE):
-    """Three Markdown bullets from a run's numbers: what ships and why, how it compares with grey, its colour.
-
-    Parameters
-    ----------
-    metrics : dict
-        What ``metrics.json`` holds (:func:`write_evaluation`).
-    scores : dict
-        {model: {metric: per-image ndarray}}, the scores it summarises.
-    share : float
-        The shipping rule's share of the photos' colourfulness.
-
-    Returns
-    -------
-    str
-        Markdown.
-    """
-    row = metrics.get("shipped")
-    if row is None:
-        return "- No generator was scored, so none is shipped."
-    summary, grey = metrics["summary"][row], metrics["summary"][BASELINE]
-    rates = win_rates({BASELINE: scores[BASELINE], row: scores[row]})[row]
-    truth, colour = photos_colourfulness(metrics["summary"]), summary["colourfulness"]["mean"]
-    meets = ("it is the most colourful row that beats grey on AuC, does not lose to it on CIEDE2000 and keeps "
-             f"at least {share:.0%} of the photos' colourfulness" if metrics.get("shipped_meets_rule") else
-             "**no row meets the shipping rule**; it is the most colourful that does not lose to grey on AuC")
-    ciede, auc = summary["ciede2000"], summary["auc"]
-    return "\n".join([
-        f"- **{row}** ships: {meets}.",
-        f"- Against grey (no colour at all), its CIEDE2000 is {ciede['mean']:.2f} against "
-        f"{grey['ciede2000']['mean']:.2f}, "
-        f"{ciede['difference']:+.2f} [{ciede['difference_low']:+.2f}, {ciede['difference_high']:+.2f}] "
-        f"({ciede2000_jnd(ciede['difference'])}; {_verdict_words(ciede)}), lower on {rates['ciede2000']:.0%} of the "
-        f"photos; its AuC is {auc['mean']:.3f} against {grey['auc']['mean']:.3f}, {auc['difference']:+.3f} "
-        f"[{auc['difference_low']:+.3f}, {auc['difference_high']:+.3f}] ({_verdict_words(auc)}), higher on "
-        f"{rates['auc']:.0%} of them.",
-        f"- Its colourfulness is {colour:.1f} ({colourfulness_word(colour)}), {colour / truth:.0%} of the validation "
-        f"photos' own {truth:.1f} ({colourfulness_word(truth)}).",
-    ])
-
-
-def _verdict_words(row):
-    if row["beats_baseline"]:
-        return "better than grey: the 95% paired interval excludes zero"
-    if row["difference_low"] <= 0 <= row["difference_high"]:
-        return "not told apart from grey: the 95% paired interval holds zero"
-    return "worse than grey: the 95% paired interval excludes zero"
-
-
-def gan_objective_markdown(config):
-    """The pix2pix objective as Markdown LaTeX, with the run's lambda and reconstruction term.
-
-    The reconstruction term is ``config.gan_reconstruction``: "l1" (the capstone's) or
-    "cross_entropy" (a classification head's own loss over the a*b* bins), each with its weight.
-
-    Parameters
-    ----------
-    config : Config
-
-    Returns
-    -------
-    str
-        Markdown with two display equations and a sentence naming the terms.
-    """
-    reconstruction = config.gan_reconstruction
-    weight = config.lambda_l1
-    if reconstruction == "cross_entropy":
-        weight = config.lambda_cross_entropy
-        term = r"\mathrm{CE}\big(q(G(x)),\, q^*(y)\big)"
-        words = "the cross-entropy between the generator's scores over the a\\*b\\* bins and the true bins"
-    else:
-        term = r"\lVert y - G(x) \rVert_1"
-        words = "the L1 distance between the generated and the true a\\*b\\*"
-    gan = "binary cross-entropy on logits" if config.gan_mode == "vanilla" else "mean squared error"
-    return "\n".join([
-        "With $x$ the L\\* channel, $y$ the true a\\*b\\*, $G$ the generator and $D$ the discriminator "
-        f"(its verdicts compared with 1 for real and 0 for fake by {gan}, `gan_mode = \"{config.gan_mode}\"`):",
-        "",
-        r"$$\mathcal{L}_D = \tfrac{1}{2}\Big(\ell\big(D(x, y), 1\big) + \ell\big(D(x, G(x)), 0\big)\Big)$$",
-        "",
-        rf"$$\mathcal{{L}}_G = \ell\big(D(x, G(x)), 1\big) + \lambda\, {term}, \qquad \lambda = {weight:g}$$",
-        "",
-        f"The reconstruction term is {words} (`gan_reconstruction = \"{reconstruction}\"`). Both networks use "
-        f"Adam at a learning rate of {config.gan_lr:g} with betas ({config.beta1:g}, {config.beta2:g}).",
-    ])
-
-
-def reconstruction_key(history):
-    """The generator's reconstruction-loss key in a GAN history ("G_L1", "G_cross_entropy"), or None."""
-    keys = [key for key in (history[-1] if history else {}) if key.startswith("G_") and key != "G_GAN"]
-    return keys[0] if keys else None
-
-
-def receptive_field(module):
-    """The receptive field, in input pixels, of one output of a chain of convolutions.
-
-    Every ``Conv2d`` in ``module.modules()`` order counts (square kernels and strides); other
-    layers do not change the receptive field.
-
-    Parameters
-    ----------
-    module : nn.Module
-
-    Returns
-    -------
-    int
-    """
-    field, jump = 1, 1
-    for layer in module.modules():
-        if isinstance(layer, torch.nn.Conv2d):
-            field += (layer.kernel_size[0] - 1) * jump
-            jump *= layer.stride[0]
-    return field
-
-
-def describe_receptive_field(discriminator, size):
-    """One sentence: the PatchGAN's receptive field against the training crop, computed."""
-    field = receptive_field(discriminator)
-    grid = discriminator(torch.zeros(1, 3, size, size)).shape[-1]
-    if field >= size:
-        meaning = (f"larger than the {size} x {size} training crops themselves: each verdict's patch is as wide "
-                   "as the crop or wider, reaching into the padding beyond its edges, so here the verdicts overlap "
-                   "heavily and judge large parts of the image rather than local texture")
-    else:
-        meaning = (f"{field / size:.0%} of the side of a {size} x {size} training crop: each verdict judges "
-                   "a local patch, so the discriminator looks at texture and local colour")
-    return (f"Each of the {grid} x {grid} verdicts sees a {field} x {field} px patch of its input, "
-            f"{meaning}.")
-
-
-def grey_ssim(batch):
-    """The capstone's mean SSIM of the grey prediction (a*b* = 0) on a {"L", "ab"} batch."""
-    return float(score_images(batch["L"], grey_ab(batch["ab"]), batch["ab"])["ssim"].mean())
-
-
-def describe_val_ssim(history, grey, n_photos, capstone_ssim=0.87):
-    """One sentence: the GAN's last validation SSIM beside the capstone's and grey's on the same photos."""
-    if not history or "val_ssim" not in history[-1]:
-        return "The history holds no validation SSIM."
-    ssim = history[-1]["val_ssim"]
-    return (f"After epoch {history[-1]['epoch']} the GAN's generator scores a capstone SSIM of {ssim:.3f} on "
-            f"{n_photos} validation photos, against the capstone's published {capstone_ssim}. Predicting no "
-            f"colour at all scores {grey:.3f} on the same photos: SSIM says little about colour "
-            "(notebook 05 measures it).")
-
-
-def describe_gan_budget(config, split, capstone_epochs=(30, 70)):
-    """One sentence: how many epochs and photos the GAN trains on, from the config and the split."""
-    photos = min(config.gan_photos, len(split.train)) if config.gan_photos else len(split.train)
-    return (f"This run trains the GAN for **{config.gan_epochs} epoch{'s' if config.gan_epochs != 1 else ''}** "
-            f"on **{photos:,} photos** at {config.size} px, after {config.pretrain_epochs} pretraining "
-            f"epoch{'s' if config.pretrain_epochs != 1 else ''}; the capstone trained {capstone_epochs[0]} + "
-            f"{capstone_epochs[1]} epochs at 256 px.")
-
-
-def describe_gan_balance(history):
-    """Sentences on the last epoch's losses: does D beat chance (log 2), how much of G is reconstruction."""
-    if not history:
-        return "The history is empty."
-    last, chance = history[-1], float(np.log(2))
-    key = reconstruction_key(history)
-    d = last["D"]
-    judge = ("tells real from generated better than chance" if d < chance else
-             "does no better than chance")
-    lines = [f"In epoch {last['epoch']} the discriminator's loss is {d:.3f} against the {chance:.3f} (log 2) "
-             f"of a discriminator that cannot tell: it {judge}."]
-    if key and "G_GAN" in last:
-        lines.append(f"The generator's GAN term is {last['G_GAN']:.3f} and its reconstruction term ({key}, "
-                     f"already times lambda) {last[key]:.3f}: reconstruction is "
-                     f"{last[key] / (last[key] + last['G_GAN']):.0%} of the generator's loss.")
-    return " ".join(lines)
-
-
-def colorize_variants(rgb, generator, size=None):
-    """A photo's contrast variants (notebook 02), each as the generator sees it and as it colours it.
-
-    Parameters
-    ----------
-    rgb : ndarray, shape (H, W, 3), float in [0, 1]
-    generator : nn.Module
-        From :func:`colorlib.colorizer.load_colorizer`.
-    size : int, optional
-        As in :func:`colorlib.colorizer.colorize`.
-
-    Returns
-    -------
-    variants, colorized : dict of ndarray
-        {name: RGB float image}: each variant grey, with exactly the L* of
-        :func:`colorlib.preprocessing.lightness_variants` (the generator's whole input), and its colorization.
-    """
-    from colorlib.colorizer import colorize  # colorizer imports this module
-    from colorlib.preprocessing import grey_with_lightness, lightness_variants
-
-    variants = {name: grey_with_lightness(L) for name, L in lightness_variants(rgb).items()}
-    return variants, {name: np.asarray(colorize(image, generator, size)) / 255.0 for name, image in variants.items()}
-
-
-def variants_markdown(variants, colorized, photo=None):
-    """A Markdown table: per variant, its L* spread and the colourfulness of its colorization.
-
-    With ``photo`` (RGB float), a last row gives the photo's own colourfulness to compare with.
-    """
-    lines = ["| variant | mean L\\* | L\\* standard deviation | colourfulness of the colorization | in words |",
-             "| --- | --- | --- | --- | --- |"]
-    for name, image in variants.items():
-        L, colour = lightness(image), float(colourfulness(colorized[name]))
-        lines.append(f"| {name} | {L.mean():.1f} | {L.std():.1f} | {colour:.1f} | {colourfulness_word(colour)} |")
-    if photo is not None:
-        own = float(colourfulness(photo))
-        lines.append(f"| the photo's own colours | | | {own:.1f} | {colourfulness_word(own)} |")
-    return "\n".join(lines)
-
-
-def describe_variants(variants, colorized):
-    """One sentence, computed: which preprocessing gives the most and the least colourful colorization."""
-    colour = {name: float(colourfulness(image)) for name, image in colorized.items()}
-    most, least = max(colour, key=colour.get), min(colour, key=colour.get)
-    flat, original = colour.get("low contrast"), colour.get("original")
-    sentence = (f"The most colourful colorization comes from the {most} L\\* ({colour[most]:.1f}), the least "
-                f"colourful from the {least} L\\* ({colour[least]:.1f}).")
-    if flat is not None and original is not None:
-        sentence += (f" Flattening the contrast moves the colorization's colourfulness from {original:.1f} to "
-                     f"{flat:.1f}: the generator reads colour from the lightness it is given.")
-    return sentence

@@ -209,13 +209,13 @@ def summarize_with_ci(scores_by_model, baseline="grey", n_resamples=2000, confid
             if model != baseline:
                 difference = paired_bootstrap_ci(values, base[metric], n_resamples, confidence, seed)
                 row.update(zip(("difference", "difference_low", "difference_high"), difference))
-                verdict = _verdict(metric, row)
-                row["beats_baseline"] = None if verdict is None else verdict == "better"
+                judged = verdict_of(metric, row)
+                row["beats_baseline"] = None if judged is None else judged == "better"
             summary[model][metric] = row
     return summary
 
 
-def _verdict(metric, row):
+def verdict_of(metric, row):
     """Where a row's difference interval lies: "better", "worse", "unclear"; None without a direction."""
     if HIGHER_IS_BETTER.get(metric) is None:
         return None
@@ -248,142 +248,6 @@ def disagreements(scores, k=4):
     close = np.flatnonzero(ciede <= np.median(ciede))
     wrong = np.flatnonzero(ciede > np.median(ciede))
     return close[np.argsort(ssim[close], kind="stable")][:k], wrong[np.argsort(-ssim[wrong], kind="stable")][:k]
-
-
-def format_table(summary, digits=4):
-    """A plain-text table of {row: {column: value}}."""
-    cells = {name: {column: f"{value:.{digits}f}" for column, value in row.items()}
-             for name, row in summary.items()}
-    return _text_table(cells)
-
-
-def format_ci_table(summary, baseline="grey", digits=3):
-    """A plain-text table of :func:`summarize_with_ci`'s output, cells "mean [low, high]".
-
-    One row per metric, saying which way it improves; one column per model, then one per model
-    other than the baseline: "<model> - <baseline>", its paired difference from the baseline,
-    starred where it beats the baseline.
-    """
-    others = [model for model in summary if model != baseline]
-    cells = {}
-    for metric in summary[baseline]:
-        row = {model: _mean_interval(summary[model][metric], digits) for model in summary}
-        for model in others:
-            star = " *" if summary[model][metric]["beats_baseline"] else ""
-            row[f"{model} - {baseline}"] = _difference_interval(summary[model][metric], digits) + star
-        cells[_metric_label(metric)] = row
-    note = f"* the interval excludes zero on the better side: beats {baseline}"
-    return _text_table(cells) + "\n" + note
-
-
-def _metric_label(metric):
-    return f"{metric} ({_direction(metric)})" if _direction(metric) else metric
-
-
-def _direction(metric):
-    higher = HIGHER_IS_BETTER.get(metric)
-    return None if higher is None else f"{'higher' if higher else 'lower'} is better"
-
-
-def _mean_interval(row, digits):
-    return _interval(row["mean"], row["low"], row["high"], digits)
-
-
-def _difference_interval(row, digits):
-    return _interval(row["difference"], row["difference_low"], row["difference_high"], digits)
-
-
-def _interval(mean, low, high, digits):
-    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-
-
-def _text_table(cells):
-    """Right-aligned columns of {row: {column: text}}, each as wide as its widest entry."""
-    columns = list(next(iter(cells.values())))
-    widths = {c: 2 + max(len(c), *(len(row[c]) for row in cells.values())) for c in columns}
-    name_width = max(len(name) for name in cells) + 2
-    lines = [" " * name_width + "".join(f"{c:>{widths[c]}}" for c in columns)]
-    for name, row in cells.items():
-        lines.append(f"{name:<{name_width}}" + "".join(f"{row[c]:>{widths[c]}}" for c in columns))
-    return "\n".join(lines)
-
-
-def describe_results_with_ci(summary, baseline="grey", capstone_ssim=0.87, confidence=0.95, digits=3):
-    """Conclusions written from :func:`summarize_with_ci`'s numbers, one bullet per model.
-
-    A model is said to beat (or lose to) the baseline on a metric only where the interval of
-    its paired difference excludes zero; otherwise the two cannot be told apart on these images.
-
-    Parameters
-    ----------
-    summary : dict
-        The output of :func:`summarize_with_ci`.
-    baseline : str
-    capstone_ssim : float
-        The SSIM the capstone published, compared with the baseline's.
-    confidence : float
-        The confidence the intervals were computed at, quoted in the text.
-    digits : int
-
-    Returns
-    -------
-    str
-        Markdown bullets.
-    """
-    lines = [f"Intervals are {confidence:.0%} bootstrap intervals over the images; differences are paired."]
-    if "ssim" in summary[baseline]:
-        lines.append(_capstone_sentence(summary[baseline]["ssim"], baseline, capstone_ssim, digits))
-    for model, rows in summary.items():
-        if model != baseline:
-            lines += _model_bullets(model, rows, baseline, digits)
-    return "\n".join(lines)
-
-
-def _capstone_sentence(row, baseline, capstone_ssim, digits):
-    if row["low"] > capstone_ssim:
-        where = "above"
-    elif row["high"] < capstone_ssim:
-        where = "below"
-    else:
-        where = "not distinguishable from"
-    return (f"- The {baseline} baseline scores a capstone SSIM of {_mean_interval(row, digits)}, "
-            f"{where} the capstone's published {capstone_ssim}.")
-
-
-_VERDICT_WORDS = {"better": "better", "worse": "worse", "unclear": "no clear difference"}
-
-
-def _model_bullets(model, rows, baseline, digits):
-    verdicts = {metric: verdict for metric, row in rows.items() if (verdict := _verdict(metric, row))}
-    said = []
-    clauses = (("better", "beats"), ("worse", "loses to"), ("unclear", "cannot be told apart from"))
-    for verdict, clause in clauses:
-        names = [METRIC_NAMES.get(metric, metric) for metric in verdicts if verdicts[metric] == verdict]
-        if names:  # the first clause names the baseline, the others refer back to it
-            said.append(f"{clause} {'it' if said else baseline} on {_join(names)}")
-    lines = [f"- {model} {'; '.join(said)}."]
-    for metric, row in rows.items():
-        name = METRIC_NAMES.get(metric, metric)
-        values = _mean_interval(row, digits)
-        if metric in verdicts:
-            difference = _difference_interval(row, digits)
-            lines.append(f"  - {name}, {_direction(metric)}: {values}; "
-                         f"{model} minus {baseline}: {difference}, {_VERDICT_WORDS[verdicts[metric]]}.")
-        elif metric == "colourfulness_gap":
-            lines.append(f"  - {name}, prediction minus truth: {values}, {_vividness(row)}.")
-    return lines
-
-
-def _join(names):
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def _vividness(row):
-    if row["high"] < 0:
-        return "duller than the truth"
-    if row["low"] > 0:
-        return "more vivid than the truth"
-    return "as colourful as the truth, within the interval"
 
 
 # Scales that say what a number means. Hasler and Suesstrunk (2003) anchor their colourfulness
@@ -456,88 +320,3 @@ def win_rates(scores, baseline="grey", metrics=("ciede2000", "auc")):
             gain = np.asarray(rows[metric], dtype=float) - np.asarray(scores[baseline][metric], dtype=float)
             rates[model][metric] = float(np.mean(gain > 0 if HIGHER_IS_BETTER[metric] else gain < 0))
     return rates
-
-
-def results_markdown(summary, metrics=("ssim", "ciede2000", "auc", "colourfulness"), baseline="grey",
-                     photos_colourfulness=None, digits=3):
-    """A Markdown table of :func:`summarize_with_ci`'s output: one row per model, one column per metric.
-
-    Each cell is "mean [low, high]"; a model's cell adds its paired difference from the baseline,
-    in bold with "beats grey" where that interval excludes zero on the better side.
-    Colourfulness cells carry Hasler and Suesstrunk's word for the value.
-
-    Parameters
-    ----------
-    summary : dict
-    metrics : sequence of str
-    baseline : str
-    photos_colourfulness : float, optional
-        The photos' own mean colourfulness, added as a last row for comparison.
-    digits : int
-
-    Returns
-    -------
-    str
-        Markdown.
-    """
-    header = ["model"] + [METRIC_NAMES.get(metric, metric) + (f" ({_direction(metric)})" if _direction(metric) else "")
-                          for metric in metrics]
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for model, rows in summary.items():
-        cells = [model]
-        for metric in metrics:
-            row = rows[metric]
-            cell = _mean_interval(row, digits)
-            if metric == "colourfulness":
-                cell = f"{row['mean']:.1f} [{row['low']:.1f}, {row['high']:.1f}], {colourfulness_word(row['mean'])}"
-            elif model != baseline and HIGHER_IS_BETTER.get(metric) is not None:
-                difference = f"vs {baseline} {row['difference']:+.{digits}f} " \
-                             f"[{row['difference_low']:+.{digits}f}, {row['difference_high']:+.{digits}f}]"
-                cell += f"<br>**{difference}, beats {baseline}**" if row["beats_baseline"] else f"<br>{difference}"
-            cells.append(cell)
-        lines.append("| " + " | ".join(cells) + " |")
-    if photos_colourfulness is not None and "colourfulness" in metrics:
-        cells = ["the photos themselves"] + [
-            f"{photos_colourfulness:.1f}, {colourfulness_word(photos_colourfulness)}" if metric == "colourfulness"
-            else "" for metric in metrics]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def differences_markdown(summary, scores, baseline="grey", metrics=("ciede2000", "auc"), digits=3):
-    """A Markdown table of each model's paired difference from the baseline and its win rate.
-
-    Parameters
-    ----------
-    summary : dict
-        The output of :func:`summarize_with_ci`.
-    scores : dict
-        {model: {metric: per-image ndarray}}, the scores it summarises.
-    baseline : str
-    metrics : sequence of str
-        Metrics with a direction; CIEDE2000 differences are also given in just-noticeable differences.
-    digits : int
-
-    Returns
-    -------
-    str
-        Markdown: per metric, "model minus baseline [interval]" and the share of photos it wins.
-    """
-    rates = win_rates(scores, baseline, metrics)
-    header = ["model"]
-    for metric in metrics:
-        header += [f"{METRIC_NAMES.get(metric, metric)} minus {baseline} ({_direction(metric)})",
-                   f"photos where it beats {baseline} on {METRIC_NAMES.get(metric, metric)}"]
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for model in rates:
-        cells = [model]
-        for metric in metrics:
-            row = summary[model][metric]
-            cell = (f"{row['difference']:+.{digits}f} [{row['difference_low']:+.{digits}f}, "
-                    f"{row['difference_high']:+.{digits}f}]")
-            cell = f"**{cell}**" if row["beats_baseline"] else cell
-            if metric == "ciede2000":
-                cell += f"<br>({ciede2000_jnd(row['difference'])})"
-            cells += [cell, f"{rates[model][metric]:.0%}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)

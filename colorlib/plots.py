@@ -380,7 +380,7 @@ def show_variants_colorized(variants, colorized, size=2.6):
     Parameters
     ----------
     variants, colorized : dict of ndarray
-        {name: RGB float image} each, as :func:`colorlib.evaluation.colorize_variants` returns them
+        {name: RGB float image} each, as :func:`colorlib.chapters.ch06_colorize.colorize_variants` returns them
         (the variants grey, with exactly the L* the generator is given).
     """
     names = list(variants)

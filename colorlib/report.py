@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from colorlib.capstone import comparison_rows, hardware
-from colorlib.evaluation import describe_shipped, photos_colourfulness
+from colorlib.chapters.ch05_scores import describe_shipped
+from colorlib.evaluation import photos_colourfulness
 from colorlib.study import STUDY_FILE, describe_study, study_table
 
 NOTEBOOKS = (

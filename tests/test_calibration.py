@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from colorlib.calibration import CHROMA_SCALES, best_scale, chroma_errors, cross_fitted_scales
-from colorlib.evaluation import _batches, evaluate_calibrated, evaluate_generators
+from colorlib.evaluation import evaluate_calibrated, evaluate_generators, photo_batches
 from colorlib.metrics import mean_ciede2000
 from colorlib.models import build_generator
 from colorlib.predict import predict_ab
@@ -73,7 +73,7 @@ def test_the_calibrated_row_scores_each_photo_with_its_out_of_sample_scale(gener
     plain = evaluate_generators({"pretrained": generator}, photos, SIZE, batch_size=3)["pretrained"]
     calibrated = scores["pretrained_calibrated"]
     assert set(calibrated) == set(plain) and calibrated["ciede2000"].shape == (4,)
-    batch = next(iter(_batches(photos, SIZE, 4)))
+    batch = next(iter(photo_batches(photos, SIZE, 4)))
     errors = chroma_errors(batch["L"], predict_ab(generator, batch["L"], size=SIZE), batch["ab"])
     chosen = cross_fitted_scales(errors, folds=4)
     expected = errors[[CHROMA_SCALES.index(s) for s in chosen], np.arange(4)]

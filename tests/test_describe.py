@@ -8,29 +8,20 @@ import pytest
 import torch
 
 from colorlib import plots
-from colorlib.config import get_config
-from colorlib.evaluation import (
-    colorize_variants,
+from colorlib.chapters.ch04_gan import (
     describe_gan_balance,
     describe_gan_budget,
     describe_receptive_field,
     describe_val_ssim,
-    describe_variants,
     gan_objective_markdown,
     grey_ssim,
     receptive_field,
     reconstruction_key,
-    takeaways,
-    variants_markdown,
 )
-from colorlib.metrics import (
-    ciede2000_jnd,
-    colourfulness_word,
-    differences_markdown,
-    results_markdown,
-    summarize_with_ci,
-    win_rates,
-)
+from colorlib.chapters.ch05_scores import differences_markdown, results_markdown, takeaways
+from colorlib.chapters.ch06_colorize import colorize_variants, describe_variants, variants_markdown
+from colorlib.config import get_config
+from colorlib.metrics import ciede2000_jnd, colourfulness_word, summarize_with_ci, win_rates
 from colorlib.models import PatchDiscriminator, build_generator
 from colorlib.stages import Split
 

@@ -5,17 +5,15 @@ import torch
 from skimage.color import deltaE_ciede2000
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from colorlib.chapters.ch05_scores import describe_results_with_ci
 from colorlib.lab import AB_SCALE, denormalize, lab_to_rgb
 from colorlib.metrics import (
     HIGHER_IS_BETTER,
     PSNR_MAX,
     ab_auc,
     colourfulness,
-    describe_results_with_ci,
     disagreements,
     extremes,
-    format_ci_table,
-    format_table,
     grey_ab,
     mean_ciede2000,
     psnr,
@@ -23,6 +21,7 @@ from colorlib.metrics import (
     ssim_as_capstone,
     summarize_with_ci,
 )
+from colorlib.tables import format_ci_table, format_table
 
 
 @pytest.fixture

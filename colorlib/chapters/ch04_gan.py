@@ -1,0 +1,129 @@
+"""Notebook 04, training the GAN: its objective in maths, the PatchGAN's view, and the run's numbers in words."""
+import numpy as np
+import torch
+
+from colorlib.metrics import grey_ab, score_images
+
+
+def gan_objective_markdown(config):
+    """The pix2pix objective as Markdown LaTeX, with the run's lambda and reconstruction term.
+
+    The reconstruction term is ``config.gan_reconstruction``: "l1" (the capstone's) or
+    "cross_entropy" (a classification head's own loss over the a*b* bins), each with its weight.
+
+    Parameters
+    ----------
+    config : Config
+
+    Returns
+    -------
+    str
+        Markdown with two display equations and a sentence naming the terms.
+    """
+    reconstruction = config.gan_reconstruction
+    weight = config.lambda_l1
+    if reconstruction == "cross_entropy":
+        weight = config.lambda_cross_entropy
+        term = r"\mathrm{CE}\big(q(G(x)),\, q^*(y)\big)"
+        words = "the cross-entropy between the generator's scores over the a\\*b\\* bins and the true bins"
+    else:
+        term = r"\lVert y - G(x) \rVert_1"
+        words = "the L1 distance between the generated and the true a\\*b\\*"
+    gan = "binary cross-entropy on logits" if config.gan_mode == "vanilla" else "mean squared error"
+    return "\n".join([
+        "With $x$ the L\\* channel, $y$ the true a\\*b\\*, $G$ the generator and $D$ the discriminator "
+        f"(its verdicts compared with 1 for real and 0 for fake by {gan}, `gan_mode = \"{config.gan_mode}\"`):",
+        "",
+        r"$$\mathcal{L}_D = \tfrac{1}{2}\Big(\ell\big(D(x, y), 1\big) + \ell\big(D(x, G(x)), 0\big)\Big)$$",
+        "",
+        rf"$$\mathcal{{L}}_G = \ell\big(D(x, G(x)), 1\big) + \lambda\, {term}, \qquad \lambda = {weight:g}$$",
+        "",
+        f"The reconstruction term is {words} (`gan_reconstruction = \"{reconstruction}\"`). Both networks use "
+        f"Adam at a learning rate of {config.gan_lr:g} with betas ({config.beta1:g}, {config.beta2:g}).",
+    ])
+
+
+def reconstruction_key(history):
+    """The generator's reconstruction-loss key in a GAN history ("G_L1", "G_cross_entropy"), or None."""
+    keys = [key for key in (history[-1] if history else {}) if key.startswith("G_") and key != "G_GAN"]
+    return keys[0] if keys else None
+
+
+def receptive_field(module):
+    """The receptive field, in input pixels, of one output of a chain of convolutions.
+
+    Every ``Conv2d`` in ``module.modules()`` order counts (square kernels and strides); other
+    layers do not change the receptive field.
+
+    Parameters
+    ----------
+    module : nn.Module
+
+    Returns
+    -------
+    int
+    """
+    field, jump = 1, 1
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.Conv2d):
+            field += (layer.kernel_size[0] - 1) * jump
+            jump *= layer.stride[0]
+    return field
+
+
+def describe_receptive_field(discriminator, size):
+    """One sentence: the PatchGAN's receptive field against the training crop, computed."""
+    field = receptive_field(discriminator)
+    grid = discriminator(torch.zeros(1, 3, size, size)).shape[-1]
+    if field >= size:
+        meaning = (f"larger than the {size} x {size} training crops themselves: each verdict's patch is as wide "
+                   "as the crop or wider, reaching into the padding beyond its edges, so here the verdicts overlap "
+                   "heavily and judge large parts of the image rather than local texture")
+    else:
+        meaning = (f"{field / size:.0%} of the side of a {size} x {size} training crop: each verdict judges "
+                   "a local patch, so the discriminator looks at texture and local colour")
+    return (f"Each of the {grid} x {grid} verdicts sees a {field} x {field} px patch of its input, "
+            f"{meaning}.")
+
+
+def grey_ssim(batch):
+    """The capstone's mean SSIM of the grey prediction (a*b* = 0) on a {"L", "ab"} batch."""
+    return float(score_images(batch["L"], grey_ab(batch["ab"]), batch["ab"])["ssim"].mean())
+
+
+def describe_val_ssim(history, grey, n_photos, capstone_ssim=0.87):
+    """One sentence: the GAN's last validation SSIM beside the capstone's and grey's on the same photos."""
+    if not history or "val_ssim" not in history[-1]:
+        return "The history holds no validation SSIM."
+    ssim = history[-1]["val_ssim"]
+    return (f"After epoch {history[-1]['epoch']} the GAN's generator scores a capstone SSIM of {ssim:.3f} on "
+            f"{n_photos} validation photos, against the capstone's published {capstone_ssim}. Predicting no "
+            f"colour at all scores {grey:.3f} on the same photos: SSIM says little about colour "
+            "(notebook 05 measures it).")
+
+
+def describe_gan_budget(config, split, capstone_epochs=(30, 70)):
+    """One sentence: how many epochs and photos the GAN trains on, from the config and the split."""
+    photos = min(config.gan_photos, len(split.train)) if config.gan_photos else len(split.train)
+    return (f"This run trains the GAN for **{config.gan_epochs} epoch{'s' if config.gan_epochs != 1 else ''}** "
+            f"on **{photos:,} photos** at {config.size} px, after {config.pretrain_epochs} pretraining "
+            f"epoch{'s' if config.pretrain_epochs != 1 else ''}; the capstone trained {capstone_epochs[0]} + "
+            f"{capstone_epochs[1]} epochs at 256 px.")
+
+
+def describe_gan_balance(history):
+    """Sentences on the last epoch's losses: does D beat chance (log 2), how much of G is reconstruction."""
+    if not history:
+        return "The history is empty."
+    last, chance = history[-1], float(np.log(2))
+    key = reconstruction_key(history)
+    d = last["D"]
+    judge = ("tells real from generated better than chance" if d < chance else
+             "does no better than chance")
+    lines = [f"In epoch {last['epoch']} the discriminator's loss is {d:.3f} against the {chance:.3f} (log 2) "
+             f"of a discriminator that cannot tell: it {judge}."]
+    if key and "G_GAN" in last:
+        lines.append(f"The generator's GAN term is {last['G_GAN']:.3f} and its reconstruction term ({key}, "
+                     f"already times lambda) {last[key]:.3f}: reconstruction is "
+                     f"{last[key] / (last[key] + last['G_GAN']):.0%} of the generator's loss.")
+    return " ".join(lines)
