@@ -4,7 +4,8 @@ Every file colorlib writes into a run folder goes through :func:`save_json` or
 :func:`save_checkpoint` (a unique temporary file, fsync, then rename: a crash keeps the old file or
 the new one), and every checkpoint comes back through :func:`load_checkpoint`, which loads plain
 data only and names the file in every error. :func:`run_lock` keeps a second process out of a
-run folder that one is training in.
+run folder that one is training in. :func:`load_generator` rebuilds a generator from its
+checkpoint's config and weights.
 """
 import contextlib
 import dataclasses
@@ -17,6 +18,17 @@ from pathlib import Path
 import torch
 
 from colorlib.config import Config
+from colorlib.models import build_generator, freeze_encoder_norms
+
+# The files of a run folder, one name each: every module reads them from here.
+SPLIT_FILE = "split.json"
+PRETRAINED_FILE = "generator_pretrained.pt"
+PRETRAIN_HISTORY_FILE = "pretrain_history.json"
+GAN_FILE = "gan.pt"
+GAN_HISTORY_FILE = "gan_history.json"
+MANIFEST_FILE = "data_manifest.csv"
+RUN_CHECKPOINTS = {"pretrained": PRETRAINED_FILE, "gan": GAN_FILE}  # a run's generators, in training order
+
 
 # A new file gets the permissions the user's umask gives (mkstemp alone would make it 0600).
 _UMASK = os.umask(0o022)
@@ -221,3 +233,23 @@ def run_lock(run_dir):
             del _HELD_LOCKS[key]
             fcntl.flock(file, fcntl.LOCK_UN)
             file.close()
+
+
+def load_generator(checkpoint, device="cpu"):
+    """Rebuild a generator from a checkpoint; returns (generator, checkpoint dict).
+
+    A generator export may carry a chroma scale (:mod:`colorlib.calibration`); it becomes the
+    generator's ``chroma_scale``, which :func:`colorlib.predict.predict_ab` applies.
+    """
+    state = check_finite_generator(load_checkpoint(checkpoint, require=("generator", "config")), checkpoint)
+    config = checkpoint_config(state, checkpoint)
+    generator, _ = build_generator(config.size, "never", False, config.encoder, config.head, config.temperature)
+    if config.freeze_encoder_bn:
+        generator = freeze_encoder_norms(generator)
+    try:
+        generator.load_state_dict(state["generator"])
+    except RuntimeError as error:  # missing or unexpected keys, wrong shapes
+        raise CheckpointError(f"{checkpoint}: its generator does not fit the network its config describes "
+                              f"({str(error)[:300]})") from None
+    generator.chroma_scale = float(state.get("chroma_scale", 1.0))
+    return generator.to(device), state

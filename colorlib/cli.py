@@ -156,7 +156,7 @@ def memory_size(text):
 
 
 def run_colorize(args):
-    from colorlib.colorizer import run_colorize
+    from colorlib.batch import run_colorize
 
     return run_colorize(args)
 

@@ -4,7 +4,6 @@ The generator sees the whole photo squeezed to its training square; the predicte
 photo's size and joined to the photo's own L*, so the result is as sharp as the photo (DeOldify's practice).
 """
 import os
-import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,20 +11,20 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageOps
-from tqdm import tqdm
 
-from colorlib import stages
 from colorlib.cache import lab_tensor
 from colorlib.calibration import checked_chroma_scale
 from colorlib.checkpoints import (
+    GAN_FILE,
+    PRETRAINED_FILE,
     CheckpointError,
     check_checkpoint,
     check_finite_generator,
     load_checkpoint,
+    load_generator,
     save_checkpoint,
 )
-from colorlib.evaluation import RUN_CHECKPOINTS, shipped_generator
-from colorlib.images import ImageRejected, MemoryBudget, Picture, available_memory, read_picture, split_alpha
+from colorlib.images import MemoryBudget, Picture, available_memory, read_picture, split_alpha
 from colorlib.lab import AB_SCALE, fit_to_gamut, lab_to_rgb, lab_to_rgb8, lightness8
 from colorlib.predict import predict_ab
 from colorlib.sources import list_images, package_photo_paths
@@ -33,7 +32,7 @@ from colorlib.sources import list_images, package_photo_paths
 EXPORT_FORMAT = "colorlib-generator"
 EXPORT_VERSION = 1
 EXPORT_FILE = "colorizer.pt"
-EXPECTED = (f"a colorlib training checkpoint ({stages.GAN_FILE}, {stages.PRETRAINED_FILE}) "
+EXPECTED = (f"a colorlib training checkpoint ({GAN_FILE}, {PRETRAINED_FILE}) "
             f"or a generator export ({EXPORT_FORMAT!r} version {EXPORT_VERSION})")
 # Rounding R, G and B to 8 bits moves L* by at most 0.25 (measured on 2 million colours across
 # the sRGB cube); the rest of the bound covers the float32 L and the gamut test's slack.
@@ -43,8 +42,6 @@ BAND_PIXELS = 1 << 18
 # Memory colorize needs per pixel of a photo, above the loaded generator: make bench measures it
 # (6000 x 4000 JPEG: about 12 bytes a pixel); the bound keeps room for PNG decoding and alpha.
 BYTES_PER_PIXEL = 40
-SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
-ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}  # formats a colorized photo keeps its transparency in
 
 
 def read_checkpoint(path, mmap=False):
@@ -97,7 +94,7 @@ def load_colorizer(path, device="cpu", chroma_scale=None):
         The training size: the side of the square the generator colours best at.
     """
     state = read_checkpoint(path, mmap=True)  # only the keys here; load_generator reads the weights once
-    generator, _ = stages.load_generator(path, device)
+    generator, _ = load_generator(path, device)
     if chroma_scale is not None:
         generator.chroma_scale = checked_chroma_scale(chroma_scale)
     return generator.eval(), int(state["config"]["size"])
@@ -129,42 +126,6 @@ def export_generator(checkpoint, out_path, chroma_scale=None):
                     config=state["config"], weights=state.get("weights", "unknown"),
                     chroma_scale=checked_chroma_scale(scale))
     return Path(out_path)
-
-
-def checkpoint_for_run(config, run_dir, log=print):
-    """The checkpoint of the run's best generator and its chroma scale, pretraining one if the run has none.
-
-    Best is the row the run's evaluation (notebook 05) ships (:func:`colorlib.evaluation.shipped_row`):
-    the most colourful generator, as predicted or with its chroma calibrated, that beats grey on
-    AuC, does not lose to it on CIEDE2000 and keeps half the photos' colourfulness. Before any
-    evaluation it is the GAN's, else the pretrained one, as predicted.
-    Pretraining follows ``config`` (notebooks 01 and 03 in one call): with the smoke profile it
-    takes about a minute.
-
-    Returns
-    -------
-    checkpoint : Path
-    chroma_scale : float
-        What to scale its a*b* by (1: as predicted).
-    """
-    run_dir = Path(run_dir)
-    present = {name: run_dir / file for name, file in RUN_CHECKPOINTS.items() if (run_dir / file).is_file()}
-    best = shipped_generator(run_dir)
-    if best and best[0] in present:
-        name, scale = best
-        how = "as predicted" if scale == 1.0 else f"its a*b* scaled by {scale:g}"
-        log(f"the {name} generator, {how}: the one the run's evaluation ships")
-        return present[name], scale
-    if present:
-        return present.get("gan") or present["pretrained"], 1.0
-    log(f"no generator in the run folder yet: pretraining one ({config.profile} profile)")
-    if (run_dir / stages.SPLIT_FILE).is_file():
-        split = stages.load_split(run_dir)
-    else:
-        split = stages.make_split(config, run_dir, log=log)
-    generator, weights = stages.new_generator(config, verbose=False)
-    stages.pretrain(generator, split, config, run_dir, weights, log=log)
-    return run_dir / stages.PRETRAINED_FILE, 1.0
 
 
 def read_photo(image):
@@ -346,160 +307,3 @@ def colorize_photos(paths, generator, size):
     lightness check compare like with like.
     """
     return {Path(p).name: (read_input(p).rgb, colorize(p, generator, size).convert("RGB")) for p in paths}
-
-
-# -- The command: python -m colorlib colorize INPUT... -o OUT --checkpoint CKPT (see colorlib.cli) --
-
-def run_colorize(args):
-    """Run the ``colorize`` command; the exit code is 0, 1 if any file failed, 2 for a bad checkpoint, 130 on Ctrl-C."""
-    try:
-        generator, size = load_colorizer(args.checkpoint, chroma_scale=args.chroma_scale)
-    except (FileNotFoundError, CheckpointError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted while loading the generator: no image was written", file=sys.stderr)
-        return 130
-    memory = colorize_budget(getattr(args, "max_memory", None))  # measured once the generator is loaded
-    try:
-        written, failed = colorize_files(args.inputs, args.out, generator, args.size or size,
-                                         overwrite=getattr(args, "overwrite", False), memory=memory)
-    except KeyboardInterrupt:  # colorize_files has said what was written and what was not
-        return 130
-    print(summarize_files(written, failed, args.out))
-    return 1 if failed else 0
-
-
-def colorize_files(inputs, out_dir, generator, size, overwrite=False, memory=None):
-    """Colorize files and folders into out_dir; a file that fails is reported and skipped.
-
-    A folder's images (:func:`colorlib.sources.list_images`) keep their path below the folder.
-    Each failure is written to stderr as one line when it happens, as is each warning
-    ("warning: ...", e.g. an animation of which only the first frame is colorized).
-
-    Parameters
-    ----------
-    inputs : list of path-like
-    out_dir : path-like
-    generator : nn.Module
-    size : int
-    overwrite : bool
-        Replace files already in out_dir (never an input, never through a link).
-    memory : colorlib.images.MemoryBudget, optional
-        Photos that would need more are refused before decoding.
-
-    Returns
-    -------
-    written : list of Path
-    failed : dict
-        {input path as given: the reason, one line}.
-    """
-    jobs, failed = plan_outputs(inputs, Path(out_dir), overwrite)
-    for message in failed.values():
-        print(f"error: {message}", file=sys.stderr)
-    written = []
-    bar = tqdm(jobs, unit="image", disable=len(jobs) < 2 or not sys.stderr.isatty())
-    for done, (source, target) in enumerate(bar):
-        try:
-            reason = colorize_file(source, target, generator, size, memory)
-        except KeyboardInterrupt:
-            bar.close()
-            print(interrupted_message(written, [source for source, _ in jobs[done:]], out_dir), file=sys.stderr)
-            raise
-        if reason:
-            failed[str(source)] = reason
-            tqdm.write(f"error: {reason}", file=sys.stderr)
-        else:
-            written.append(target)
-    return written, failed
-
-
-def colorize_file(source, target, generator, size, memory=None):
-    """Colorize one file into target; returns None, or why it failed in one line. Warnings go to stderr."""
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            image = colorize(source, generator, size, memory)
-    except ImageRejected as error:
-        return str(error)
-    for warning in caught:
-        tqdm.write(f"warning: {warning.message}", file=sys.stderr)
-    try:
-        save_like_source(image, target)
-    except (OSError, ValueError) as error:  # a read-only folder, a full disk, a suffix Pillow cannot write
-        return f"{source}: could not write {target} ({error})"
-    return None
-
-
-def plan_outputs(inputs, out_dir, overwrite=False):
-    """[(source, target)] for every image of the inputs, and {input: reason} for those refused.
-
-    Refused: a target that is a link, that is an input, that an earlier input already takes, or
-    that exists when ``overwrite`` is False.
-    """
-    jobs, failed, targets = [], {}, set()
-    for given in map(Path, inputs):
-        if given.is_dir():
-            try:
-                jobs += [(path, out_dir / path.relative_to(given)) for path in list_images(given)]
-            except FileNotFoundError as error:
-                failed[str(given)] = str(error)
-        elif given.is_file():
-            jobs.append((given, out_dir / given.name))
-        else:
-            failed[str(given)] = f"{given}: no such file or folder"
-    planned = []
-    sources = [source for source, _ in jobs]
-    for source, target in jobs:
-        if target.is_symlink():
-            failed[str(source)] = f"{source}: the output {target} is a link; outputs are never written through links"
-        elif any(same_file(target, other) for other in sources):
-            failed[str(source)] = (f"{source}: the output {target} is one of the inputs; it is never written over: "
-                                   "choose another output folder")
-        elif target.resolve() in targets:
-            failed[str(source)] = f"{source}: an earlier input has the same output name {target.name}"
-        elif not overwrite and os.path.lexists(target):
-            failed[str(source)] = f"{source}: the output {target} already exists; give --overwrite to replace it"
-        else:
-            targets.add(target.resolve())
-            planned.append((source, target))
-    return planned, failed
-
-
-def same_file(a, b):
-    """True when two paths name one file: the same path, a link to it, or a hard link (os.path.samefile)."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one of them does not exist
-        return False
-
-
-def save_like_source(image, target):
-    """Save in the format the file name says (JPEG stays JPEG), at high quality for lossy formats.
-
-    Written to a temporary file beside the target, then renamed onto it: an interrupted save
-    never leaves half a file, and a hard link to the old target keeps the old content.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    file_format = Image.registered_extensions().get(target.suffix.lower())
-    if image.mode == "RGBA" and file_format not in ALPHA_FORMATS:  # JPEG and the like: over white, as it was seen
-        image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image).convert("RGB")
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        image.save(tmp, file_format, **SAVE_OPTIONS.get(file_format, {}))
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def interrupted_message(written, left, out_dir):
-    """What Ctrl-C leaves: the images written, and those not (the one under way first; no partial file of it)."""
-    names = ", ".join(map(str, left[:3])) + (f" and {len(left) - 3} more" if len(left) > 3 else "")
-    return (f"interrupted: {len(written)} of {len(written) + len(left)} images written into {out_dir}; "
-            f"not written: {names} (no partial file is left)")
-
-
-def summarize_files(written, failed, out_dir):
-    """One line: how many images were written where, and which inputs failed."""
-    line = f"colorized {len(written)} of {len(written) + len(failed)} images into {out_dir}"
-    return line + (f"; failed: {', '.join(failed)}" if failed else "")

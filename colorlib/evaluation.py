@@ -20,7 +20,15 @@ from colorlib.calibration import (
     cross_fitted_scales,
     fold_count,
 )
-from colorlib.checkpoints import load_checkpoint, load_json, save_json
+from colorlib.checkpoints import (
+    PRETRAINED_FILE,
+    RUN_CHECKPOINTS,
+    SPLIT_FILE,
+    load_checkpoint,
+    load_generator,
+    load_json,
+    save_json,
+)
 from colorlib.config import Config
 from colorlib.dataset import ColorizationDataset
 from colorlib.images import scan_images
@@ -28,11 +36,9 @@ from colorlib.metrics import HIGHER_IS_BETTER, grey_ab, score_images, summarize_
 from colorlib.predict import predict_ab
 from colorlib.runtime import pick_device
 from colorlib.sources import relative_names, resolve_data, shared_images
-from colorlib.stages import GAN_FILE, PRETRAINED_FILE, SPLIT_FILE, load_generator
 from colorlib.tables import format_ci_table
 
 METRICS_FILE = "metrics.json"
-RUN_CHECKPOINTS = {"pretrained": PRETRAINED_FILE, "gan": GAN_FILE}  # a run's generators, in training order
 PER_IMAGE_FILE = "per_image.csv"
 BASELINE = "grey"
 CALIBRATED = "_calibrated"  # suffix of a generator's row with its chroma calibrated (evaluate_calibrated)

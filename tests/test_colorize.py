@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
+from colorlib import batch, stages
 from colorlib import colorizer as cz
-from colorlib import stages
 from colorlib.checkpoints import save_checkpoint
 from colorlib.cli import main
 from colorlib.config import get_config
@@ -224,13 +224,13 @@ def test_a_run_folder_gives_its_shipped_then_its_gan_generator_else_trains_one(t
     config = get_config("smoke", data=str(photos), n_images=0, batch_size=2, pretrain_epochs=1)
     run_dir = tmp_path / "run"
     lines = []
-    trained, scale = cz.checkpoint_for_run(config, run_dir, log=lines.append)
+    trained, scale = stages.checkpoint_for_run(config, run_dir, log=lines.append)
     assert trained == run_dir / stages.PRETRAINED_FILE and scale == 1.0
     assert cz.load_colorizer(trained)[1] == config.size
     assert lines[0] == "no generator in the run folder yet: pretraining one (smoke profile)"
-    assert cz.checkpoint_for_run(config, run_dir, log=lines.append) == (trained, 1.0) and len(lines) > 1
+    assert stages.checkpoint_for_run(config, run_dir, log=lines.append) == (trained, 1.0) and len(lines) > 1
     (run_dir / stages.GAN_FILE).write_bytes(trained.read_bytes())
-    assert cz.checkpoint_for_run(config, run_dir) == (run_dir / stages.GAN_FILE, 1.0)
+    assert stages.checkpoint_for_run(config, run_dir) == (run_dir / stages.GAN_FILE, 1.0)
     # Once evaluated, the row the evaluation ships wins, whichever was trained last, as predicted
     # or calibrated (then with the scale fitted on all the images).
     calibration = {"chosen": {"pretrained": 0.6, "gan": 0.8}}
@@ -241,7 +241,7 @@ def test_a_run_folder_gives_its_shipped_then_its_gan_generator_else_trains_one(t
                    "gan_calibrated": 5.0}
         write_evaluation(run_dir, shipping_scores(colours), [f"{i}.jpg" for i in range(20)],
                          {"calibration": calibration}, ship=True)
-        assert cz.checkpoint_for_run(config, run_dir, log=lines.append) == (run_dir / best, best_scale)
+        assert stages.checkpoint_for_run(config, run_dir, log=lines.append) == (run_dir / best, best_scale)
     assert lines[-2] == "the gan generator, as predicted: the one the run's evaluation ships"
     assert lines[-1] == "the pretrained generator, its a*b* scaled by 0.6: the one the run's evaluation ships"
 
@@ -396,7 +396,7 @@ def test_ctrl_c_says_which_images_were_written(tmp_path, checkpoint, capsys, mon
         return colorize(image, *args, **kwargs)
 
     colorize = cz.colorize
-    monkeypatch.setattr(cz, "colorize", interrupt_on_the_second)
+    monkeypatch.setattr(batch, "colorize", interrupt_on_the_second)
     # A shell starts background jobs with SIGINT ignored; Ctrl-C at a terminal raises KeyboardInterrupt.
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

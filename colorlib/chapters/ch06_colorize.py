@@ -25,7 +25,6 @@ def colorize_variants(rgb, generator, size=None):
         {name: RGB float image}: each variant grey, with exactly the L* of
         :func:`colorlib.preprocessing.lightness_variants` (the generator's whole input), and its colorization.
     """
-    from colorlib.colorizer import colorize  # colorizer imports this module
     from colorlib.preprocessing import grey_with_lightness, lightness_variants
 
     variants = {name: grey_with_lightness(L) for name, L in lightness_variants(rgb).items()}
