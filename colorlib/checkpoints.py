@@ -9,6 +9,8 @@ checkpoint's config and weights.
 """
 import contextlib
 import dataclasses
+import functools
+import inspect
 import json
 import math
 import os
@@ -253,3 +255,21 @@ def load_generator(checkpoint, device="cpu"):
                               f"({str(error)[:300]})") from None
     generator.chroma_scale = float(state.get("chroma_scale", 1.0))
     return generator.to(device), state
+
+
+def holds_run_folder(stage):
+    """Run a stage holding its run folder's lock (:func:`colorlib.checkpoints.run_lock`), in the main process.
+
+    Under torchrun only the main process writes, so it alone locks; the others follow it.
+    """
+    parameters = inspect.signature(stage)
+
+    @functools.wraps(stage)
+    def locked_stage(*args, **kwargs):
+        run_dir = parameters.bind(*args, **kwargs).arguments["run_dir"]
+        if int(os.environ.get("RANK", "0")) != 0:
+            return stage(*args, **kwargs)
+        with run_lock(run_dir):
+            return stage(*args, **kwargs)
+
+    return locked_stage

@@ -283,60 +283,6 @@ def show_ranked(L, fake_ab, real_ab, indices, scores):
     return fig
 
 
-def plot_gan_losses(history, window=20):
-    """The GAN's losses: the discriminator's (D_*) and the generator's (G_*) keys a history holds.
-
-    Per step when the history keeps ``step_losses`` (each step faint, its running mean over
-    ``window`` steps solid, epoch boundaries dotted); otherwise per-epoch curves, or one bar per
-    loss for a single epoch. The dashed line is log 2, the loss of a discriminator that cannot
-    tell (logit 0), for the D_* losses and G_GAN alike.
-    """
-    chance = float(np.log(2))
-    groups = {"discriminator": [k for k in history[-1] if k.startswith("D")],
-              "generator": [k for k in history[-1] if k.startswith("G_") or k == "G"]}
-    per_step = all("step_losses" in record for record in history)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    epochs = [record["epoch"] for record in history]
-    for ax, (name, keys) in zip(axes, groups.items()):
-        if per_step:
-            _plot_steps(ax, history, keys, window)
-        elif len(history) > 1:
-            for key in keys:
-                ax.plot(epochs, [record[key] for record in history], marker="o", label=key)
-            ax.set_xticks(epochs)
-            ax.set_xlabel("epoch")
-            ax.legend()
-        else:
-            values = [history[-1][key] for key in keys]
-            bars = ax.bar(keys, values, color="tab:blue" if name == "discriminator" else "tab:orange")
-            ax.bar_label(bars, fmt="%.3f")
-            ax.set_xlabel(f"mean over epoch {epochs[0]}")
-            ax.set_ylim(0, 1.15 * max(*values, chance))  # room for the labels and the log 2 line
-        ax.axhline(chance, color="grey", linestyle="--", linewidth=1)
-        ax.annotate("log 2: cannot tell", (0.02, chance), xycoords=("axes fraction", "data"),
-                    xytext=(0, 3), textcoords="offset points", color="grey", fontsize=9)
-        ax.set_title(f"{name} losses")
-    fig.tight_layout()
-    return fig
-
-
-def _plot_steps(ax, history, keys, window):
-    """Every step's loss (faint) and its trailing running mean (solid), steps counted over epochs."""
-    for index, key in enumerate(keys):
-        values = np.concatenate([record["step_losses"][key] for record in history])
-        steps = np.arange(1, len(values) + 1)
-        colour = f"C{index}"
-        ax.plot(steps, values, color=colour, alpha=0.25, linewidth=0.8)
-        width = min(window, len(values))
-        running = np.convolve(values, np.ones(width), "valid") / width
-        ax.plot(steps[width - 1:], running, color=colour, label=f"{key} (mean of {width} steps)")
-    ends = np.cumsum([len(record["step_losses"][keys[0]]) for record in history])[:-1]
-    for end in ends:
-        ax.axvline(end + 0.5, color="0.6", linestyle=":", linewidth=1)
-    ax.set_xlabel("step")
-    ax.legend(fontsize=8)
-
-
 def plot_differences_from_baseline(summary, rates, metrics=("ciede2000", "auc"), baseline="grey"):
     """Each model's paired difference from the baseline, with its 95% interval and win rate.
 

@@ -52,19 +52,19 @@ def test_tensor_dataset_flips_on_the_tensor(tmp_path):
 def test_a_photo_edited_after_the_split_gets_a_fresh_tensor(tmp_path):
     import json
 
-    from colorlib import stages
+    from colorlib import splits, stages
     from colorlib.config import get_config
 
     for seed in range(4):
         colour_photo(seed=seed).save(tmp_path / f"p{seed}.png")
     config = get_config("smoke", data=str(tmp_path), n_images=0, size=32, cache_dir=str(tmp_path / "cache"))
     split = stages.make_split(config, tmp_path / "run", log=lambda line: None)
-    before = stages.lab_tensors(split.val, split, config)
+    before = splits.lab_tensors(split.val, split, config)
     colour_photo(seed=9, size=(64, 80)).save(split.val[0])  # edited after notebook 01
     split = stages.load_split(tmp_path / "run")
     assert json.loads((tmp_path / "run" / "split.json").read_text())["digests"][split.val[0]] != file_digest(
         split.val[0])  # split.json still holds the old digest
-    after = stages.lab_tensors(split.val, split, config)
+    after = splits.lab_tensors(split.val, split, config)
     assert not torch.equal(before[0], after[0])
     assert torch.equal(after[0], LabCache(32, tmp_path / "fresh").get(split.val[0]))
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from colorlib import plots
+from colorlib.chapters import ch04_gan
 from colorlib.chapters.ch04_gan import (
     describe_gan_balance,
     describe_gan_budget,
@@ -23,7 +24,7 @@ from colorlib.chapters.ch06_colorize import colorize_variants, describe_variants
 from colorlib.config import get_config
 from colorlib.metrics import ciede2000_jnd, colourfulness_word, summarize_with_ci, win_rates
 from colorlib.models import PatchDiscriminator, build_generator
-from colorlib.stages import Split
+from colorlib.splits import Split
 
 HISTORY = [{"epoch": 1, "D_fake": 0.43, "D_real": 0.46, "D": 0.445, "G_GAN": 2.0, "G_L1": 8.0, "G": 10.0,
             "images_per_s": 13.0, "val_ssim": 0.88}]
@@ -77,11 +78,11 @@ def test_takeaways_name_the_shipped_row_and_its_colour(scores):
 def test_figures_draw(scores):
     summary = summarize_with_ci(scores, n_resamples=200)
     assert len(plots.plot_differences_from_baseline(summary, win_rates(scores)).axes) == 2
-    assert len(plots.plot_gan_losses(HISTORY).axes) == 2
-    assert len(plots.plot_gan_losses(HISTORY + [{**HISTORY[0], "epoch": 2}]).axes) == 2
+    assert len(ch04_gan.plot_gan_losses(HISTORY).axes) == 2
+    assert len(ch04_gan.plot_gan_losses(HISTORY + [{**HISTORY[0], "epoch": 2}]).axes) == 2
     steps = {key: [0.5 + 0.01 * i for i in range(30)] for key in ("D_fake", "D_real", "D", "G_GAN", "G_L1", "G")}
     per_step = [{**HISTORY[0], "step_losses": steps}, {**HISTORY[0], "epoch": 2, "step_losses": steps}]
-    discriminator, generator = plots.plot_gan_losses(per_step, window=20).axes
+    discriminator, generator = ch04_gan.plot_gan_losses(per_step, window=20).axes
     assert discriminator.get_xlabel() == "step" and len(discriminator.lines) == 2 * 3 + 1 + 1  # raw, mean; epoch; log 2
     assert len(generator.lines) == 2 * 3 + 1 + 1 and len(generator.lines[1].get_xdata()) == 60 - 19
 

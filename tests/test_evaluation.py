@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from colorlib.checkpoints import save_checkpoint
+from colorlib.checkpoints import SPLIT_FILE, save_checkpoint
 from colorlib.config import get_config
 from colorlib.dataset import ColorizationDataset
 from colorlib.evaluation import (
@@ -24,7 +24,6 @@ from colorlib.models import build_generator
 from colorlib.predict import predict_ab
 from colorlib.runtime import seed_everything
 from colorlib.sources import relative_names
-from colorlib.stages import SPLIT_FILE
 
 SIZE = 64  # the smoke profile's training size
 

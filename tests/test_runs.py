@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorlib import cli, stages
+from colorlib import cli, splits, stages
 from colorlib.config import PROFILES, get_config
 from colorlib.report import notebook_parameters
 
@@ -33,13 +33,13 @@ def photos(tmp_path_factory):
 
 def test_the_cpu_profile_bounds_its_training_over_5000_photos(photos, tmp_path):
     main, extra = photos
-    budget = stages.work_budget(PROFILES["cpu"])
+    budget = splits.work_budget(PROFILES["cpu"])
     assert budget is not None and COMMITTED_CPU_WORK <= budget <= 30_000  # ~45 minutes of the committed run's pace
     # Photos at 8 px stand in for real ones: the split and its planned work do not depend on the size.
     config = get_config("cpu", data=str(main), extra_train_data=str(extra), size=8, load_size=0)
     split = stages.make_split(config, tmp_path, log=lambda line: None)
     assert len(split.train) + len(split.val) == 5_000
-    assert stages.training_work(split, config)["total"] <= budget
+    assert splits.training_work(split, config)["total"] <= budget
 
 
 def test_n_images_bounds_the_training_side_extra_photos_included(photos, tmp_path):
@@ -49,11 +49,11 @@ def test_n_images_bounds_the_training_side_extra_photos_included(photos, tmp_pat
     split = stages.make_split(config, tmp_path, log=lines.append)
     assert len(split.val) == 250 and len(split.train) == 2_000  # 750 of the main source, 1,250 extra drawn
     assert sum(str(main) in path for path in split.train) == 750
-    assert stages.training_work(split, config)["total"] <= stages.work_budget(config)
+    assert splits.training_work(split, config)["total"] <= splits.work_budget(config)
     assert any("1250 drawn at random" in line for line in lines)
     extra_paths = [f"{i}.png" for i in range(10)]
-    assert stages.draw_extra(extra_paths, 4, 98) == stages.draw_extra(extra_paths, 4, 98)  # seeded, in order
-    assert stages.draw_extra(extra_paths, None, 98) == extra_paths == stages.draw_extra(extra_paths, 10, 98)
+    assert splits.draw_extra(extra_paths, 4, 98) == splits.draw_extra(extra_paths, 4, 98)  # seeded, in order
+    assert splits.draw_extra(extra_paths, None, 98) == extra_paths == splits.draw_extra(extra_paths, 10, 98)
 
 
 def test_a_source_smaller_than_n_images_gives_all_its_photos(photos, tmp_path):

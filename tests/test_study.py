@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from colorlib import stages
+from colorlib import splits, stages
 from colorlib.config import get_config
 from colorlib.report import relative_folders
 from colorlib.study import Lever, default_levers, lever_config, run_lever, study_table
@@ -27,7 +27,7 @@ def test_the_default_levers_start_from_the_capstone_and_end_with_the_runs_recipe
 
 
 def test_a_training_subset_is_seeded_and_keeps_the_validation_photos():
-    split = stages.Split("s", "r", [f"t{i}" for i in range(10)], ["v"], {}, {})
+    split = splits.Split("s", "r", [f"t{i}" for i in range(10)], ["v"], {}, {})
     a, b = stages.training_subset(split, 4, seed=1), stages.training_subset(split, 4, seed=1)
     assert a.train == b.train and len(a.train) == 4 and set(a.train) < set(split.train) and a.val == ["v"]
     assert stages.training_subset(split, 0, seed=1) is split
