@@ -5,12 +5,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from colorlib.report import (
-    NotebookFailed,
-    build_report,
-    index_page,
-    notebook_parameters,
-)
+from colorlib.front_page import index_page
+from colorlib.report import NotebookFailed, build_report, notebook_parameters
 
 
 def write_notebook(path, source):
@@ -85,7 +81,7 @@ def test_index_page_sets_the_run_beside_the_capstone(tmp_path):
 
 
 def test_readme_results_section_is_rewritten_from_the_run(tmp_path):
-    from colorlib.report import RESULTS_MARKERS, update_readme
+    from colorlib.front_page import RESULTS_MARKERS, update_readme
 
     readme = tmp_path / "README.md"
     readme.write_text(f"# Course\n\n{RESULTS_MARKERS[0]}\nold numbers\n{RESULTS_MARKERS[1]}\n\n## Tests\n")
@@ -121,7 +117,7 @@ def test_report_figures_are_stored_as_jpeg(tmp_path):
 
 
 def test_colour_verdict_needs_both_colour_metrics_beaten():
-    from colorlib.report import colour_verdict
+    from colorlib.front_page import colour_verdict
 
     def row(beats):
         return {"beats_baseline": beats}
@@ -142,7 +138,7 @@ def test_colour_verdict_needs_both_colour_metrics_beaten():
 
 
 def test_calibrated_rows_are_explained_with_their_scales():
-    from colorlib.report import calibration_lines
+    from colorlib.front_page import calibration_lines
 
     assert calibration_lines({"summary": {}}) == [] and calibration_lines({"calibration": None}) == []
     line, blank = calibration_lines({"calibration": {"folds": 10, "chosen": {"pretrained": 0.5, "gan": 0.7}}})
@@ -151,7 +147,7 @@ def test_calibrated_rows_are_explained_with_their_scales():
 
 
 def test_training_time_comes_from_the_histories_so_a_resumed_run_still_says_it(tmp_path):
-    from colorlib.report import training_time, written_in
+    from colorlib.front_page import training_time, written_in
 
     (tmp_path / "pretrain_history.json").write_text(json.dumps([{"epoch": 1, "seconds": 600.0},
                                                                 {"epoch": 2, "seconds": 660.0}]))
@@ -163,7 +159,7 @@ def test_training_time_comes_from_the_histories_so_a_resumed_run_still_says_it(t
 
 
 def test_the_headline_table_shows_the_colour_each_model_paints():
-    from colorlib.report import headline_cells
+    from colorlib.front_page import headline_cells
 
     def row(mean, beats=None):
         cell = {"mean": mean, "low": mean - 0.1, "high": mean + 0.1}

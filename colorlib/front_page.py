@@ -1,0 +1,302 @@
+"""The report's front page and the README's results: what a reader sees first, computed from the run.
+
+:mod:`colorlib.report` runs the notebooks; this module turns the run's ``run.json``,
+``metrics.json`` and histories into the headline table, the colour verdict, the comparison with
+the capstone and the index of the notebooks, as HTML (``index.html``) and Markdown
+(``summary.md`` and the README's results section).
+"""
+import html
+import json
+import os
+from pathlib import Path
+
+from colorlib.capstone import comparison_rows, hardware
+from colorlib.chapters.ch05_scores import describe_shipped
+from colorlib.evaluation import photos_colourfulness
+from colorlib.study import STUDY_FILE, describe_study, study_table
+
+# What each notebook teaches, one line each, for the front page.
+LESSONS = {
+    "01_data_and_lab": "where the photos come from, the train / validation split, and the L*, a*, b* channels",
+    "02_preprocessing": "contrast stretching and equalisation, and what each does to L*",
+    "03_pretrain_generator": "the U-Net generator and its pretraining, loss curves and first colours",
+    "04_train_gan": "the PatchGAN discriminator, the pix2pix objective, and what the GAN adds",
+    "05_ssim_analysis": "why SSIM cannot see colour, colour-aware scores against grey, and the colorizer shipped",
+    "06_colorize_your_photos": "colorizing any photo at full resolution: colour from the model, lightness from "
+                               "the photo",
+    "07_what_makes_colour_appear": "the levers (encoder, loss, photos, GAN) measured side by side for the same budget",
+}
+
+
+HEADLINE_METRICS = ("ssim", "ciede2000", "auc")
+
+
+COLOUR_METRICS = ("ciede2000", "auc")  # where colour is measured: a generator must beat grey on both
+
+
+RESULTS_MARKERS = ("<!-- results: written by make all -->", "<!-- end of results -->")
+
+
+FIGURES = (("comparison.png", "The first validation photos: grey input, the pretrained generator, the GAN, the "
+                              "shipped colorizer, and the truth (notebook 05)"),
+           ("before_after.png", "Photos the course never saw, colorized at full resolution by the shipped colorizer "
+                                "(notebook 06)"))
+
+
+def update_readme(readme, out_dir, run, metrics):
+    """Rewrite a README's results section: the headline table and a figure, from the report."""
+    readme, out_dir = Path(readme), Path(out_dir)
+    start, end = RESULTS_MARKERS
+    text = readme.read_text()
+    if start not in text or end not in text:
+        raise ValueError(f"{readme} has no results section: expected the lines {start} and {end}")
+    folder = os.path.relpath(out_dir, readme.parent)
+    section = [start, "", f"## Results of the last report run (`{run['make_line']}`)", "",
+               f"On {metrics['n_images']} validation photos at {metrics['size']} px, means with 95% intervals "
+               "and each model's paired difference from the grey baseline (no colour at all):", "",
+               *headline_rows(metrics), "", colour_verdict(metrics), "", *calibration_lines(metrics)]
+    if metrics.get("shipped"):
+        section += [describe_shipped(metrics), ""]
+    for figure, caption in FIGURES:
+        if (out_dir / figure).is_file():
+            section += [f"![{caption}]({folder}/{figure})", ""]
+    section += [f"The whole report: [{folder}/README.md]({folder}/README.md), with every notebook executed.", "", end]
+    before, rest = text.split(start, 1)
+    readme.write_text(before + "\n".join(section) + rest.split(end, 1)[1])
+
+
+def headline_cells(metrics):
+    """The headline table as cells: each model's mean [95% CI] per metric, and its difference from grey.
+
+    The last column is the colour a model paints, as a share of the validation photos' own
+    colourfulness: the scores above reward a greyer painting, so the table shows what it paints.
+    """
+    colour = "colourfulness" in metrics["summary"]["grey"]  # metrics.json of older runs lack it
+    truth = photos_colourfulness(metrics["summary"]) if colour else None
+    header = ["model"] + [f"{name} ({'higher' if metrics['higher_is_better'][name] else 'lower'} is better)"
+                          for name in HEADLINE_METRICS]
+    header += [f"colourfulness (the photos': {truth:.1f})"] if colour else []
+    rows = []
+    for model, values in metrics["summary"].items():
+        cells = [model]
+        for name in HEADLINE_METRICS:
+            row = values[name]
+            cell = f"{row['mean']:.3f} [{row['low']:.3f}, {row['high']:.3f}]"
+            if "difference" in row:
+                low, high = row["difference_low"], row["difference_high"]
+                cell += f"<br>vs grey {row['difference']:+.3f} [{low:+.3f}, {high:+.3f}]"
+                cell += "<br>**beats grey**" if row["beats_baseline"] else ""
+            cells.append(cell)
+        if colour:
+            painted = values["colourfulness"]["mean"]
+            cells.append(f"{painted:.1f} ({painted / truth:.0%})" if truth > 0 else f"{painted:.1f}")
+        rows.append(cells)
+    return header, rows
+
+
+def colour_verdict(metrics):
+    """One sentence: does a generator beat the grey baseline where colour is measured?
+
+    A generator counts when the 95% paired-bootstrap interval of its difference from grey
+    excludes zero on the better side for every one of :data:`COLOUR_METRICS`.
+    """
+    models = [m for m in metrics["summary"] if m not in ("grey", "mean_ab")]
+    if not models:
+        return "No generator was scored."
+    beats = {m: [name for name in COLOUR_METRICS if metrics["summary"][m][name]["beats_baseline"]] for m in models}
+    winners = [m for m in models if len(beats[m]) == len(COLOUR_METRICS)]
+    named = " and ".join(COLOUR_METRICS)
+    if winners:
+        verb = "beats" if len(winners) == 1 else "beat"
+        return f"Where colour is measured, {' and '.join(winners)} {verb} grey on both {named} (95% paired intervals)."
+    said = "; ".join(f"{m} on {' and '.join(beats[m]) or 'neither'}" for m in models)
+    return (f"Where colour is measured, no generator beats grey on both {named} (95% paired intervals): "
+            f"{said}. The course's target for this profile is not met by this run.")
+
+
+def calibration_lines(metrics):
+    """Markdown lines saying what the ``_calibrated`` rows are, when the run has them."""
+    calibration = metrics.get("calibration")
+    if not calibration:
+        return []
+    chosen = ", ".join(f"{name} {scale:g}" for name, scale in calibration["chosen"].items())
+    return [f"A `_calibrated` row is its generator with its a\\*b\\* scaled towards grey by one chroma "
+            f"scale, scored out of sample: each photo with the scale that gave the lowest mean CIEDE2000 on "
+            f"the other photos ({calibration['folds']}-fold cross-fitting). Fitted on all of them: {chosen}. "
+            "Its intervals take each photo's scale as given, and the scale moves a little from fold to fold.", ""]
+
+
+def headline_rows(metrics):
+    """The headline table as Markdown lines."""
+    header, rows = headline_cells(metrics)
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return lines + ["| " + " | ".join(cells) + " |" for cells in rows]
+
+
+def headline_html(metrics):
+    """The headline table as an HTML table."""
+    header, rows = headline_cells(metrics)
+    def html_row(cells, tag):
+        return "<tr>" + "".join(f"<{tag}>{cell.replace('**', '')}</{tag}>" for cell in cells) + "</tr>"
+    return "<table>" + html_row(header, "th") + "".join(html_row(cells, "td") for cells in rows) + "</table>"
+
+
+def summary_page(run, metrics, out_dir):
+    """report/README.md: the headline table, key figures, the data, and how to reproduce the run."""
+    command = run["make_line"]
+    lines = ["# Report: automatic image colorization", "",
+             f"Written by `{command}` {written_in(run, out_dir)} "
+             f"({run['environment']['cpu_count']} CPUs, torch {run['environment']['torch']}, "
+             f"{'GPU ' + run['environment']['cuda'] if run['environment']['cuda'] else 'no GPU'}).", ""]
+    if metrics:
+        lines += [f"The generator's encoder and its starting weights: {encoder_text(run)}.", ""]
+        lines += [f"## Validation results ({metrics['n_images']} photos at {metrics['size']} px)", "",
+                  "Means with 95% bootstrap intervals; for each model, its paired difference from the grey "
+                  "baseline (no colour at all) with a 95% paired-bootstrap interval. SSIM is the capstone's "
+                  "(the capstone published 0.87).", "", *headline_rows(metrics), "", colour_verdict(metrics), "",
+                  *calibration_lines(metrics),
+                  "All metrics and the conclusions drawn from them: [notebook 05](05_ssim_analysis.ipynb); "
+                  "every number: [metrics.json](metrics.json), [per_image.csv](per_image.csv).", ""]
+    if metrics and metrics.get("shipped"):
+        lines += [describe_shipped(metrics), ""]
+    for figure, caption in FIGURES:
+        if (Path(out_dir) / figure).is_file():
+            lines += [f"![{caption}]({figure})", "", f"*{caption}.*", ""]
+    if (Path(out_dir) / STUDY_FILE).is_file():
+        study = json.loads((Path(out_dir) / STUDY_FILE).read_text())
+        lines += ["## What makes colour appear (notebook 07)", "",
+                  f"Each lever trained from scratch for {study['images']:,} training images, scored on the same "
+                  f"{study['n_val']} validation photos at {study['size']} px; differences from grey with 95% paired "
+                  "intervals, bold where they exclude zero on the better side.", "", study_table(study), "",
+                  describe_study(study), ""]
+    if run["data"]:
+        data = run["data"]
+        excluded = ", ".join(f"{n} {reason}" for reason, n in data["excluded"].items()) or "none"
+        extra = data.get("extra_train")
+        extra_text = (f" Extra training photos: {extra['found']} found, {extra['kept']} kept; excluded: "
+                      + (", ".join(f"{n} {r}" for r, n in extra["excluded"].items()) or "none") + ".") if extra else ""
+        lines += ["## Data", "", f"Source: {data['source']} ({data['reason']}). {data['found']} images found, "
+                  f"{data['kept']} kept; excluded: {excluded}.{extra_text} {data['train']} training and "
+                  f"{data['val']} validation photos (validation from the source only); names and hashes in "
+                  "[data_manifest.csv](data_manifest.csv).", ""]
+    lines += ["## Notebooks and wall time", "", "| notebook | wall time |", "| --- | --- |"]
+    lines += [f"| [{name}]({name}.ipynb) | {seconds / 60:.1f} min |" for name, seconds in run["wall_time_s"].items()]
+    lines += ["", "Environment and parameters: [run.json](run.json). The same run as web pages: `index.html`.", ""]
+    return "\n".join(lines)
+
+
+def training_time(out_dir):
+    """The seconds the run spent training, from the histories beside the report, and what they cover.
+
+    A run resumed from finished checkpoints does not train again, so its notebooks' wall time
+    does not say what training cost; the histories keep each epoch's time.
+
+    Returns
+    -------
+    seconds : float or None
+        None when no history beside the report records its epochs' time.
+    what : str or None
+        e.g. "pretraining, from the run's histories".
+    """
+    from colorlib.stages import training_seconds
+
+    parts = {}
+    for label, name in (("pretraining", "pretrain_history.json"), ("GAN", "gan_history.json")):
+        path = Path(out_dir) / name
+        seconds = training_seconds(json.loads(path.read_text())) if path.is_file() else None
+        if seconds is not None:
+            parts[label] = seconds
+    if not parts:
+        return None, None
+    return sum(parts.values()), " + ".join(parts) + ", from the run's histories"
+
+
+def capstone_rows(run, out_dir=None):
+    """This run beside the capstone (:func:`colorlib.capstone.comparison_rows`), from run.json.
+
+    The training time is :func:`training_time` from the histories in ``out_dir`` when they record
+    it, else the wall time of notebooks 03 and 04, where the generator and the GAN train.
+    """
+    from colorlib.config import get_config
+
+    parameters = run["parameters"]
+    config = get_config(parameters["profile"], data=parameters.get("data"), **parameters.get("overrides", {}))
+    env, data, wall = run["environment"], run.get("data") or {}, run["wall_time_s"]
+    seconds, what = training_time(out_dir) if out_dir is not None else (None, None)
+    if seconds is None:
+        training = [name for name in ("03_pretrain_generator", "04_train_gan") if name in wall]
+        seconds = sum(wall[name] for name in training) if training else None
+        what = "notebooks " + " and ".join(name[:2] for name in training)
+    return comparison_rows(config, data.get("train", 0), data.get("val", 0), env.get("weights"),
+                           hardware(env.get("cuda"), env.get("cpu_count")), seconds, what)
+
+
+def encoder_text(run):
+    """The run's encoder and starting weights in words, e.g. "EfficientNet-Lite0, ImageNet weights"."""
+    return next(mine for aspect, _, mine in capstone_rows(run) if aspect == "encoder and starting weights")
+
+
+def written_in(run, out_dir):
+    """How long the run that wrote the report took, and its training where the histories say it."""
+    text = f"in {sum(run['wall_time_s'].values()) / 60:.1f} minutes"
+    seconds, what = training_time(out_dir) if out_dir is not None else (None, None)
+    if seconds is not None:
+        text += (f" (training: {seconds / 60:.1f} minutes of {what}; a run resumed from finished "
+                 "checkpoints does not train again)")
+    return text
+
+
+def capstone_html(rows):
+    """The rows of :func:`capstone_rows` as an HTML table."""
+    body = "".join(f"<tr><td>{html.escape(a)}</td><td>{html.escape(c)}</td><td>{html.escape(o)}</td></tr>"
+                   for a, c, o in rows)
+    return f"<table><tr><th></th><th>the capstone</th><th>this run</th></tr>{body}</table>"
+
+
+def index_page(run, metrics=None, out_dir=None):
+    """The report's front page: what the course is, the headline table, the figures, the notebooks, the machine."""
+    lessons = "\n".join(
+        f'<tr><td><a href="{name}.html">{name[:2]} · {html.escape(name[3:].replace("_", " "))}</a></td>'
+        f'<td>{html.escape(LESSONS.get(name, ""))}</td><td>{seconds / 60:.1f} min</td></tr>'
+        for name, seconds in run["wall_time_s"].items())
+    results = ""
+    if metrics:
+        shipped = metrics.get("shipped")
+        results = (f"<h2>Validation results ({metrics['n_images']} photos at {metrics['size']} px)</h2>"
+                   f"<p>Means with 95% intervals, and each model's paired difference from grey (no colour at "
+                   f"all). {html.escape(colour_verdict(metrics))}"
+                   + (f" The colorizer shipped to notebook 06: <b>{html.escape(shipped)}</b>." if shipped else "")
+                   + f"</p>{headline_html(metrics)}"
+                   '<p>Details: <a href="05_ssim_analysis.html">05 · SSIM analysis</a>.</p>')
+    figures = ""
+    for figure, caption in FIGURES:
+        if out_dir is not None and (Path(out_dir) / figure).is_file():
+            figures += (f'<figure><img src="{figure}" alt="{html.escape(caption)}">'
+                        f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    env = run["environment"]
+    machine = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in env.items())
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Automatic image colorization: a reproducible course</title>
+<style>body{{font-family:sans-serif;max-width:75em;margin:2em auto;padding:0 1em;line-height:1.4}}
+td,th{{padding:.25em .8em;vertical-align:top;text-align:left}}table{{border-collapse:collapse}}
+tr:nth-child(even){{background:#f4f4f4}}img{{max-width:100%}}figure{{margin:1.5em 0}}
+figcaption{{font-style:italic;color:#444}}</style>
+</head><body>
+<h1>Automatic image colorization: a reproducible course</h1>
+<p>Give a network the lightness of a photo and let it paint in the colours. This course rebuilds a
+published capstone step by step: the Lab colour space (predict a*b* from L*), a U-Net generator
+pretrained on its own, then a pix2pix conditional GAN, scored beside the baseline that paints no
+colour at all. Every number and figure below was computed by the run that wrote this page:
+<code>{html.escape(run["make_line"])}</code>, {html.escape(written_in(run, out_dir))}.</p>
+{results}
+{figures}
+<h2>This run and the capstone</h2>
+<p>The capstone's recipe as it published it, beside what this run did (notebook 03 explains each change).</p>
+{capstone_html(capstone_rows(run, out_dir))}
+<h2>The notebooks</h2>
+<table><tr><th>notebook</th><th>what it teaches</th><th>wall time</th></tr>
+{lessons}
+</table>
+<h2>The machine</h2><table>{machine}</table>
+</body></html>
+"""
