@@ -100,7 +100,7 @@ def add_evaluate_parser(commands):
 
 
 def run_evaluate(args):
-    from colorlib.evaluation import evaluate_command
+    from colorlib.evaluate_checkpoint import evaluate_command
 
     evaluate_command(args.checkpoint, args.data, args.out, args.size, device=args.device)
     return 0

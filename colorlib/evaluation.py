@@ -23,20 +23,16 @@ from colorlib.calibration import (
 from colorlib.checkpoints import (
     PRETRAINED_FILE,
     RUN_CHECKPOINTS,
-    SPLIT_FILE,
     load_checkpoint,
     load_generator,
     load_json,
     save_json,
 )
-from colorlib.config import Config
 from colorlib.dataset import ColorizationDataset
-from colorlib.images import scan_images
 from colorlib.metrics import HIGHER_IS_BETTER, grey_ab, score_images, summarize_with_ci
 from colorlib.predict import predict_ab
 from colorlib.runtime import pick_device
-from colorlib.sources import relative_names, resolve_data, shared_images
-from colorlib.tables import format_ci_table
+from colorlib.sources import relative_names
 
 METRICS_FILE = "metrics.json"
 PER_IMAGE_FILE = "per_image.csv"
@@ -271,12 +267,32 @@ def evaluate_run(split, config, run_dir, batch_size=16, log=print):
     generators = run_generators(run_dir, pick_device(config.device))
     log(f"scoring {len(split.val)} validation images at {config.photo_size} px: grey, mean_ab, {', '.join(generators)}")
     train_ab_mean = dataset_ab_mean(split.train, config.photo_size, batch_size)
-    scores = evaluate_generators(generators, split.val, config.photo_size, batch_size, "fp32", train_ab_mean)
-    calibration = add_calibrated(scores, generators, split.val, config.photo_size, batch_size, log)
     weights = load_checkpoint(Path(run_dir) / PRETRAINED_FILE, mmap=True).get("weights") if generators else None
-    info = {"profile": config.profile, "source": split.source, "size": config.photo_size, "weights": weights,
-            "train_ab_mean": train_ab_mean, "calibration": calibration}
-    return write_evaluation(run_dir, scores, relative_names(split.val), info, ship=True), scores
+    info = {"profile": config.profile, "source": split.source, "weights": weights}
+    return score_and_write(generators, split.val, config.photo_size, run_dir, info, train_ab_mean, batch_size,
+                           ship=True, log=log)
+
+
+def score_and_write(generators, paths, size, out_dir, info, train_ab_mean=None, batch_size=16, ship=False,
+                    log=print):
+    """The one scoring pipeline of notebook 05 and ``python -m colorlib evaluate``.
+
+    Every image is scored for each generator, the same with its chroma calibrated
+    (:func:`add_calibrated`), grey and, given ``train_ab_mean``, the mean colour; the results are
+    written by :func:`write_evaluation` with ``info``, the size, the mean colour and the
+    calibration recorded.
+
+    Returns
+    -------
+    metrics : dict
+        What ``metrics.json`` holds.
+    scores : dict
+        {model: {metric: per-image ndarray}}.
+    """
+    scores = evaluate_generators(generators, paths, size, batch_size, "fp32", train_ab_mean)
+    calibration = add_calibrated(scores, generators, paths, size, batch_size, log)
+    info = {**info, "size": size, "train_ab_mean": train_ab_mean, "calibration": calibration}
+    return write_evaluation(out_dir, scores, relative_names(paths), info, ship), scores
 
 
 def add_calibrated(scores, generators, paths, size, batch_size=16, log=print):
@@ -347,90 +363,3 @@ def write_evaluation(out_dir, scores, names, info=None, ship=False):
             for model, values in scores.items():
                 writer.writerow([name, model, *(float(values[metric][i]) for metric in metric_names)])
     return metrics
-
-
-STAGE_NAMES = {"pretrain": "pretrained", "gan": "gan"}
-
-
-def evaluate_command(checkpoint, data=None, out_dir="evaluation", size=None, batch_size=16, device="auto",
-                     log=print):
-    """Score a checkpoint's generator and the baselines on a set of images; write the results.
-
-    What ``python -m colorlib evaluate --checkpoint CKPT [--data DATA] [--out DIR] [--size N]``
-    runs. Every image is scored for the generator ("pretrained" or "gan", after the stage
-    that wrote the checkpoint; "model" for an export), the same with its chroma calibrated
-    ("<name>_calibrated", :func:`evaluate_calibrated`, from two images on), no colour at all
-    ("grey", the baseline the others are compared with) and the training images' mean colour
-    ("mean_ab", when the run's ``split.json`` lies beside the checkpoint and its training images
-    are on disk). Forward passes run in fp32, so results do not depend on the hardware's
-    mixed-precision support, and match notebook 05's.
-
-    Parameters
-    ----------
-    checkpoint : path-like
-        A checkpoint written by training, e.g. ``runs/cpu/gan.pt``.
-    data : str, optional
-        The images to score, as :func:`colorlib.sources.resolve_data` takes them (a folder,
-        ``"samples"``, ``"coco_sample"`` or ``"auto"``); None scores the run's validation split
-        (from ``split.json`` beside the checkpoint), as notebook 05 does.
-    out_dir : path-like
-        Where ``metrics.json`` and ``per_image.csv`` are written; created if missing.
-    size : int, optional
-        Side of the square the images are resized to and scored at; None: the run's photo size
-        (its ``load_size``, else its training size). The generator sees them at its training size.
-    batch_size : int
-        Images read, predicted and scored together.
-    device : str
-        "auto", "cpu", "cuda" or "mps".
-    log : callable
-        Receives progress lines and, at the end, the table of results.
-
-    Returns
-    -------
-    dict
-        What was written to ``metrics.json`` (see :func:`write_evaluation`).
-    """
-    generator, state = load_generator(checkpoint, pick_device(device))
-    size = size or Config(**state["config"]).photo_size
-    split = _run_split(checkpoint)
-    if data is None and split is None:
-        raise FileNotFoundError(f"no {SPLIT_FILE} beside {checkpoint}: name the images to score with --data")
-    paths = split["val"] if data is None else checked_photos(resolve_data(data).paths, log)
-    described = "the run's validation split" if data is None else data
-    log(f"scoring {len(paths)} images ({described}) at {size} px")
-    train = split["train"] if split and all(Path(p).is_file() for p in split["train"]) else None
-    seen_in_training = shared_images(train, paths) if train else 0
-    if train is None:
-        log(f"no mean_ab baseline: no {SPLIT_FILE} beside the checkpoint, or its training images are missing")
-    elif seen_in_training:
-        log(f"warning: {seen_in_training} of these images were training images")
-    train_ab_mean = None if train is None else dataset_ab_mean(train, size, batch_size)
-    name = STAGE_NAMES.get(state.get("stage"), "model")
-    if generator.chroma_scale != 1.0:
-        log(f"note: this export paints its colours scaled by {generator.chroma_scale:g}, a scale fitted on its "
-            f"run's validation photos; the {name} row scores it as it is, the {name}{CALIBRATED} row from "
-            "the colours as predicted")
-    scores = evaluate_generators({name: generator}, paths, size, batch_size, "fp32", train_ab_mean)
-    calibration = add_calibrated(scores, {name: generator}, paths, size, batch_size, log)
-    info = {"checkpoint": Path(checkpoint).name, "stage": state.get("stage"), "weights": state.get("weights"),
-            "data": "validation split" if data is None else str(data), "size": size,
-            "training_images_scored": seen_in_training, "train_ab_mean": train_ab_mean, "calibration": calibration}
-    metrics = write_evaluation(out_dir, scores, relative_names(paths), info)
-    log(format_ci_table(metrics["summary"], BASELINE))
-    log(f"wrote {METRICS_FILE} and {PER_IMAGE_FILE} into {out_dir}")
-    return metrics
-
-
-def checked_photos(paths, log=print):
-    """The usable colour photos among paths (see :func:`colorlib.images.scan_images`), saying what was set aside."""
-    scan = scan_images(paths)
-    log(scan.summary())
-    if not scan.kept:
-        raise FileNotFoundError("none of the images can be scored: every file was set aside (see above)")
-    return scan.kept
-
-
-def _run_split(checkpoint):
-    """The run's split (``split.json`` beside the checkpoint), or None."""
-    split_file = Path(checkpoint).parent / SPLIT_FILE
-    return load_json(split_file) if split_file.is_file() else None

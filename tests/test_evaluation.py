@@ -10,11 +10,11 @@ from PIL import Image
 from colorlib.checkpoints import SPLIT_FILE, save_checkpoint
 from colorlib.config import get_config
 from colorlib.dataset import ColorizationDataset
+from colorlib.evaluate_checkpoint import evaluate_command
 from colorlib.evaluation import (
     METRICS_FILE,
     PER_IMAGE_FILE,
     dataset_ab_mean,
-    evaluate_command,
     evaluate_generators,
     mean_ab_baseline,
     shipped_row,
