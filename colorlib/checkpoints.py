@@ -29,6 +29,8 @@ PRETRAIN_HISTORY_FILE = "pretrain_history.json"
 GAN_FILE = "gan.pt"
 GAN_HISTORY_FILE = "gan_history.json"
 MANIFEST_FILE = "data_manifest.csv"
+METRICS_FILE = "metrics.json"
+PER_IMAGE_FILE = "per_image.csv"
 RUN_CHECKPOINTS = {"pretrained": PRETRAINED_FILE, "gan": GAN_FILE}  # a run's generators, in training order
 
 

@@ -7,14 +7,17 @@ on the run's validation split or on photos of the reader's own.
 from pathlib import Path
 
 from colorlib.checkpoints import (
+    METRICS_FILE,
+    PER_IMAGE_FILE,
     SPLIT_FILE,
     load_generator,
     load_json,
 )
 from colorlib.config import Config
-from colorlib.evaluation import BASELINE, CALIBRATED, METRICS_FILE, PER_IMAGE_FILE, dataset_ab_mean, score_and_write
+from colorlib.evaluation import dataset_ab_mean, score_and_write
 from colorlib.images import scan_images
 from colorlib.runtime import pick_device
+from colorlib.shipping import BASELINE, CALIBRATED
 from colorlib.sources import resolve_data, shared_images
 from colorlib.tables import format_ci_table
 
@@ -57,7 +60,7 @@ def evaluate_command(checkpoint, data=None, out_dir="evaluation", size=None, bat
     Returns
     -------
     dict
-        What was written to ``metrics.json`` (see :func:`write_evaluation`).
+        What was written to ``metrics.json`` (see :func:`colorlib.evaluation.write_evaluation`).
     """
     generator, state = load_generator(checkpoint, pick_device(device))
     size = size or Config(**state["config"]).photo_size

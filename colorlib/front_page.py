@@ -12,7 +12,7 @@ from pathlib import Path
 
 from colorlib.capstone import comparison_rows, hardware
 from colorlib.chapters.ch05_scores import describe_shipped
-from colorlib.evaluation import photos_colourfulness
+from colorlib.shipping import photos_colourfulness
 from colorlib.study import STUDY_FILE, describe_study, study_table
 
 # What each notebook teaches, one line each, for the front page.

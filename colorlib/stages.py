@@ -27,12 +27,12 @@ from colorlib.checkpoints import (
 )
 from colorlib.config import PROFILES
 from colorlib.distributed import barrier, init_processes, unwrap, wrap
-from colorlib.evaluation import shipped_generator
 from colorlib.metrics import score_images
 from colorlib.models import PatchDiscriminator, build_generator, encoder_of, freeze_encoder_norms
 from colorlib.plots import show_gray_fake_real
 from colorlib.predict import predict_ab, resized
 from colorlib.runtime import pick_device, resolve_precision, seed_everything
+from colorlib.shipping import shipped_generator
 from colorlib.splits import (
     datasets,
     load_split,
@@ -244,7 +244,7 @@ def train_everything(config, run_dir, log=print):
 def checkpoint_for_run(config, run_dir, log=print):
     """The checkpoint of the run's best generator and its chroma scale, pretraining one if the run has none.
 
-    Best is the row the run's evaluation (notebook 05) ships (:func:`colorlib.evaluation.shipped_row`):
+    Best is the row the run's evaluation (notebook 05) ships (:func:`colorlib.shipping.shipped_row`):
     the most colourful generator, as predicted or with its chroma calibrated, that beats grey on
     AuC, does not lose to it on CIEDE2000 and keeps half the photos' colourfulness. Before any
     evaluation it is the GAN's, else the pretrained one, as predicted.

@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 from colorlib.checkpoints import GAN_FILE, PRETRAINED_FILE, load_generator, load_json, save_json
-from colorlib.evaluation import evaluate_generators, photos_colourfulness
+from colorlib.evaluation import evaluate_generators
 from colorlib.metrics import summarize_with_ci
 from colorlib.models import build_generator
 from colorlib.plots import show_comparison
 from colorlib.predict import predict_ab
 from colorlib.runtime import seed_everything
+from colorlib.shipping import photos_colourfulness
 from colorlib.splits import training_subset, validation_batch
 from colorlib.stages import new_generator, pretrain, train_gan, training_seconds
 

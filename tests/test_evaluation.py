@@ -7,22 +7,16 @@ import pytest
 import torch
 from PIL import Image
 
-from colorlib.checkpoints import SPLIT_FILE, save_checkpoint
+from colorlib.checkpoints import METRICS_FILE, PER_IMAGE_FILE, SPLIT_FILE, save_checkpoint
 from colorlib.config import get_config
 from colorlib.dataset import ColorizationDataset
 from colorlib.evaluate_checkpoint import evaluate_command
-from colorlib.evaluation import (
-    METRICS_FILE,
-    PER_IMAGE_FILE,
-    dataset_ab_mean,
-    evaluate_generators,
-    mean_ab_baseline,
-    shipped_row,
-)
+from colorlib.evaluation import dataset_ab_mean, evaluate_generators, mean_ab_baseline
 from colorlib.metrics import HIGHER_IS_BETTER, mean_ciede2000
 from colorlib.models import build_generator
 from colorlib.predict import predict_ab
 from colorlib.runtime import seed_everything
+from colorlib.shipping import shipped_row
 from colorlib.sources import relative_names
 
 SIZE = 64  # the smoke profile's training size

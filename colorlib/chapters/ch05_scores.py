@@ -1,17 +1,9 @@
 """Notebook 05, scoring the run: the takeaways, the results as Markdown tables, the example figures."""
 
-from colorlib.evaluation import (
-    BASELINE,
-    COLOUR_SHARE,
-    examples,
-    generator_ab,
-    photo_batches,
-    photos_colourfulness,
-    run_generators,
-    shipped_generator,
-)
+from colorlib.evaluation import examples, generator_ab, photo_batches, run_generators
 from colorlib.metrics import HIGHER_IS_BETTER, METRIC_NAMES, ciede2000_jnd, colourfulness_word, verdict_of, win_rates
 from colorlib.plots import show_comparison, show_ranked
+from colorlib.shipping import BASELINE, COLOUR_SHARE, photos_colourfulness, shipped_generator
 from colorlib.tables import difference_interval, mean_interval, metric_direction
 
 
@@ -46,7 +38,7 @@ def show_run_comparison(split, config, run_dir, n=6):
     """The run's first n validation photos: Gray / pretrained / GAN / shipped / Real, as far as the run has them.
 
     The photos are the first of the split, not chosen for the figure. The shipped row
-    (:func:`colorlib.evaluation.shipped_row`) appears once notebook 05 has evaluated the run.
+    (:func:`colorlib.shipping.shipped_row`) appears once notebook 05 has evaluated the run.
     """
     generators = run_generators(run_dir)
     batch = next(iter(photo_batches(split.val[:n], config.photo_size, n)))
