@@ -3,14 +3,8 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from colorlib.dataset import (
-    ColorizationDataset,
-    LabTensorDataset,
-    load_rgb,
-    most_colourful,
-    most_colourful_oblong,
-    random_resized_crop,
-)
+from colorlib.chapters.ch01_data import most_colourful, most_colourful_oblong
+from colorlib.dataset import ColorizationDataset, LabTensorDataset, load_rgb, random_resized_crop
 from colorlib.lab import rgb_to_lab
 
 
