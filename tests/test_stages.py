@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from colorlib import stages
+from colorlib import checkpoints, stages
 from colorlib.config import get_config
 from colorlib.evaluation import evaluate_run, examples, run_generators
 from conftest import colour_photo, write_awkward_files
@@ -46,7 +46,7 @@ def test_split_is_written_and_read_back(run):
 
 def test_manifest_lists_every_file_with_its_fate(run):
     _, run_dir, split, *_ = run
-    rows = (run_dir / stages.MANIFEST_FILE).read_text().splitlines()
+    rows = (run_dir / checkpoints.MANIFEST_FILE).read_text().splitlines()
     assert rows[0] == "file,bytes,width,height,split,sha256" and len(rows) == 21
     fates = {row.split(",")[0]: row.split(",")[4] for row in rows[1:]}
     photo3 = next(row.split(",") for row in rows if row.startswith("photo3.png,"))

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from colorlib import splits, stages
+from colorlib import checkpoints, splits, stages
 from colorlib.config import get_config
 from colorlib.report import relative_folders
 from colorlib.study import Lever, default_levers, lever_config, run_lever, study_table
@@ -71,5 +71,5 @@ def test_a_resumed_lever_reports_the_time_its_training_took(tmp_path):
     lever = Lever("the run's recipe", {})
     _, first = run_lever(config, split, lever, 8, tmp_path / "lever", log=lambda line: None)
     _, again = run_lever(config, split, lever, 8, tmp_path / "lever", log=lambda line: None)
-    history = stages.load_json(tmp_path / "lever" / stages.PRETRAIN_HISTORY_FILE)
+    history = checkpoints.load_json(tmp_path / "lever" / checkpoints.PRETRAIN_HISTORY_FILE)
     assert first["train_seconds"] == again["train_seconds"] == stages.training_seconds(history) > 0
