@@ -174,7 +174,7 @@ def add_bench_parser(commands):
 
 def run_bench(args):
     from colorlib import bench
-    from colorlib.ssim import bench_ssim
+    from colorlib.bench import bench_ssim
 
     results = {"data": bench.bench_data(args.data, args.size, batch_size=args.batch_size),
                **bench.bench_training(args.data, args.size, args.batch_size, args.steps),

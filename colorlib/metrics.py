@@ -6,7 +6,6 @@ ab, image by image; summaries add bootstrap confidence intervals and differences
 import numpy as np
 import torch
 from skimage.color import deltaE_ciede2000
-from skimage.metrics import structural_similarity
 
 from colorlib.lab import AB_SCALE, denormalize, lab_to_rgb
 from colorlib.ssim import ssim_batch
@@ -40,22 +39,6 @@ METRIC_NAMES = {
     "colourfulness": "colourfulness",
     "colourfulness_gap": "colourfulness gap",
 }
-
-
-def ssim_as_capstone(fake_rgb, real_rgb):
-    """SSIM exactly as the capstone computed it.
-
-    scikit-image's ``structural_similarity`` over the colour channels, with
-    ``data_range = fake.max() - fake.min()`` (the capstone's choice; ``channel_axis=2``
-    replaces the removed ``multichannel=True``). :func:`score_images` computes the same
-    number for a whole batch with :func:`colorlib.ssim.ssim_batch`.
-
-    Parameters
-    ----------
-    fake_rgb, real_rgb : ndarray, shape (H, W, 3), float in [0, 1]
-    """
-    data_range = fake_rgb.max() - fake_rgb.min()
-    return float(structural_similarity(fake_rgb, real_rgb, data_range=data_range, channel_axis=2))
 
 
 def mean_ciede2000(L, fake_ab, real_ab):

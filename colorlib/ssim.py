@@ -3,11 +3,8 @@
 Scoring a validation set image by image with scikit-image is slow; :func:`ssim_batch` scores
 every image of an (N, C, H, W) batch together, on any device, and agrees with scikit-image.
 """
-import timeit
 
-import numpy as np
 import torch
-from skimage.metrics import structural_similarity
 
 WIN_SIZE = 7  # scikit-image's default uniform window
 K1, K2 = 0.01, 0.03  # scikit-image's (and Wang et al.'s) stabilising constants
@@ -67,46 +64,3 @@ def _window_means(t):
     # The mean over every window that lies wholly inside the image: scikit-image's uniform
     # filter with the border it crops before averaging already left out.
     return t.unfold(-2, WIN_SIZE, 1).sum(-1).unfold(-1, WIN_SIZE, 1).sum(-1) / WIN_SIZE**2
-
-
-def bench_ssim(n_images=64, size=128, seed=0):
-    """Time :func:`ssim_batch` against scikit-image image by image, on the same random images.
-
-    Both score the capstone's SSIM (RGB, ``data_range = fake.max() - fake.min()``) of the
-    same float64 images; each time is the best of three runs.
-
-    Parameters
-    ----------
-    n_images, size : int
-        How many size x size RGB images.
-    seed : int
-
-    Returns
-    -------
-    dict
-        ``n_images``, ``size``, ``skimage_s`` and ``torch_s`` (seconds), ``speedup``
-        (skimage_s / torch_s) and ``max_abs_difference`` between the two sets of scores.
-    """
-    rng = np.random.default_rng(seed)
-    fake = rng.uniform(0.0, 1.0, (n_images, size, size, 3))
-    real = np.clip(fake + rng.normal(0.0, 0.1, fake.shape), 0.0, 1.0)
-    data_range = fake.max(axis=(1, 2, 3)) - fake.min(axis=(1, 2, 3))
-
-    def per_image():
-        pairs = zip(fake, real, data_range)
-        return [structural_similarity(f, r, data_range=d, channel_axis=2) for f, r, d in pairs]
-
-    def batched():
-        fake_chw, real_chw = (torch.from_numpy(rgb).permute(0, 3, 1, 2) for rgb in (fake, real))
-        return ssim_batch(fake_chw, real_chw, torch.from_numpy(data_range))
-
-    skimage_s = min(timeit.repeat(per_image, number=1, repeat=3))
-    torch_s = min(timeit.repeat(batched, number=1, repeat=3))
-    return {
-        "n_images": n_images,
-        "size": size,
-        "skimage_s": skimage_s,
-        "torch_s": torch_s,
-        "speedup": skimage_s / torch_s,
-        "max_abs_difference": float(np.max(np.abs(batched().numpy() - per_image()))),
-    }

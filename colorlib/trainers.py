@@ -14,8 +14,6 @@ from colorlib.distributed import unwrap
 from colorlib.losses import GANLoss
 from colorlib.runtime import autocast
 
-GAN_LOSSES = ("D_fake", "D_real", "D", "G_GAN", "G_L1", "G")
-
 
 def micro_batches(tensors, n):
     """Split each tensor of a batch into n equal chunks along the batch: [(L1, ab1), ...]."""

@@ -18,7 +18,6 @@ from colorlib.metrics import (
     mean_ciede2000,
     psnr,
     score_images,
-    ssim_as_capstone,
     summarize_with_ci,
 )
 from colorlib.tables import format_ci_table, format_table
@@ -31,6 +30,23 @@ def batch():
     real = torch.from_numpy(rng.uniform(-0.3, 0.3, (3, 2, 24, 24)).astype(np.float32))
     fake = real + torch.from_numpy(rng.normal(0, 0.05, (3, 2, 24, 24)).astype(np.float32))
     return L, fake, real
+
+
+def ssim_as_capstone(fake_rgb, real_rgb):
+    """SSIM exactly as the capstone computed it.
+
+    scikit-image's ``structural_similarity`` over the colour channels, with
+    ``data_range = fake.max() - fake.min()`` (the capstone's choice; ``channel_axis=2``
+    replaces the removed ``multichannel=True``). :func:`score_images` computes the same
+    number for a whole batch with :func:`colorlib.ssim.ssim_batch`.
+
+    Parameters
+    ----------
+    fake_rgb, real_rgb : ndarray, shape (H, W, 3), float in [0, 1]
+    """
+    data_range = fake_rgb.max() - fake_rgb.min()
+    return float(structural_similarity(fake_rgb, real_rgb, data_range=data_range, channel_axis=2))
+
 
 
 def test_ssim_matches_the_capstones_scikit_image_call(batch):
@@ -197,3 +213,4 @@ def test_conclusions_with_intervals_follow_the_numbers(scores_by_model):
     assert "- gan loses to grey on CIEDE2000; cannot be told apart from it on SSIM (capstone)." in changed
     assert "0.700 [0.400, 1.000], worse" in changed
     assert "below the capstone's published 0.87" in changed
+

@@ -6,8 +6,9 @@ from skimage import data
 from skimage.metrics import structural_similarity
 from skimage.transform import resize
 
+from colorlib.bench import bench_ssim
 from colorlib.lab import AB_SCALE, lab_to_rgb, rgb_to_lab
-from colorlib.ssim import bench_ssim, ssim_batch
+from colorlib.ssim import ssim_batch
 
 
 def skimage_ssim(x, y, data_range):
