@@ -74,9 +74,7 @@ def preprocessing_variants(rgb, factor=0.4):
 
 def grey_with_lightness(L):
     """A grey RGB image of exactly this L* (0-100): grey is inside the gamut, so nothing is clipped."""
-    lab = np.zeros((*np.shape(L), 3))
-    lab[..., 0] = L
-    return np.clip(lab_to_srgb(lab), 0.0, 1.0)
+    return _with_lightness(np.zeros((*np.shape(L), 3)), L)
 
 
 def _with_lightness(lab, L):

@@ -122,20 +122,18 @@ def pretrain(generator, split, config, run_dir, weights="random", log=print):
                            loss=config.head, encoder=encoder, encoder_lr=config.pretrain_lr * config.encoder_lr_scale)
     val = {k: resized(v, config.size) for k, v in validation_batch(split, config, config.ssim_images).items()}
     grey_l1 = float(val["ab"].abs().mean())  # predicting ab = 0 everywhere, computed once
-    clock = [time.perf_counter()]
 
+    @with_epoch_seconds
     def validation_losses(epoch):
-        seconds = time.perf_counter() - clock[0]
         net = unwrap(generator)
         fake_ab = predict_ab(net, val["L"], precision)
-        record = {"val_L1": float((fake_ab - val["ab"]).abs().mean()), "grey_L1": grey_l1, "seconds": seconds}
+        record = {"val_L1": float((fake_ab - val["ab"]).abs().mean()), "grey_L1": grey_l1}
         if config.head == "classification":
             was_training = net.training
             net.eval()
             with torch.no_grad():
                 record["val_cross_entropy"] = float(net.loss(val["L"].to(device), val["ab"].to(device)))
             net.train(was_training)
-        clock[0] = time.perf_counter()
         return record
 
     history = fit(trainer, train_set, config.pretrain_epochs, config, device,
@@ -144,6 +142,23 @@ def pretrain(generator, split, config, run_dir, weights="random", log=print):
     if processes.is_main:
         save_json(Path(run_dir) / PRETRAIN_HISTORY_FILE, history)
     return history
+
+
+def with_epoch_seconds(measure):
+    """An ``on_epoch_end`` that adds the epoch's training time in ``seconds`` to ``measure(epoch)``.
+
+    The time runs from the end of the previous epoch's measuring (or from this call) to this
+    epoch's end, so the measuring itself is not counted.
+    """
+    clock = [time.perf_counter()]
+
+    def record(epoch):
+        seconds = time.perf_counter() - clock[0]
+        values = {**measure(epoch), "seconds": seconds}
+        clock[0] = time.perf_counter()
+        return values
+
+    return record
 
 
 def training_seconds(history):
@@ -198,14 +213,10 @@ def train_gan(split, config, run_dir, show=None, log=print):
                           config.gan_mode, precision, config.micro_batches, config.gan_reconstruction)
     val = validation_batch(split, config, config.ssim_images)
 
-    clock = [time.perf_counter()]
-
+    @with_epoch_seconds
     def validation_ssim(epoch):
-        seconds = time.perf_counter() - clock[0]
         fake_ab = predict_ab(unwrap(generator), val["L"], precision, size=config.size)
-        record = {"val_ssim": float(score_images(val["L"], fake_ab, val["ab"])["ssim"].mean()), "seconds": seconds}
-        clock[0] = time.perf_counter()
-        return record
+        return {"val_ssim": float(score_images(val["L"], fake_ab, val["ab"])["ssim"].mean())}
 
     def show_progress(step, L, ab):
         if show is not None and config.display_every and step % config.display_every == 0:
