@@ -7,8 +7,8 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # colorlib.colorize(image, generator) and colorlib.load_colorizer(path), imported on first
-    # use: they need torch and fastai, which most commands do not.
+    # colorlib.load_colorizer(path) -> (generator, spec) and colorlib.colorize(image, generator, spec),
+    # imported on first use: they need torch and fastai, which most commands do not.
     if name in ("colorize", "load_colorizer"):
         from colorlib import colorizer
 

@@ -27,7 +27,8 @@ ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}  # formats a colorized photo keeps its t
 def run_colorize(args):
     """Run the ``colorize`` command; the exit code is 0, 1 if any file failed, 2 for a bad checkpoint, 130 on Ctrl-C."""
     try:
-        generator, size = load_colorizer(args.checkpoint, chroma_scale=args.chroma_scale)
+        generator, spec = load_colorizer(args.checkpoint, chroma_scale=args.chroma_scale)
+        spec = spec.replace(size=args.size) if args.size else spec
     except (FileNotFoundError, CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -36,7 +37,7 @@ def run_colorize(args):
         return 130
     memory = colorize_budget(getattr(args, "max_memory", None))  # measured once the generator is loaded
     try:
-        written, failed = colorize_files(args.inputs, args.out, generator, args.size or size,
+        written, failed = colorize_files(args.inputs, args.out, generator, spec,
                                          overwrite=getattr(args, "overwrite", False), memory=memory)
     except KeyboardInterrupt:  # colorize_files has said what was written and what was not
         return 130
@@ -44,7 +45,7 @@ def run_colorize(args):
     return 1 if failed else 0
 
 
-def colorize_files(inputs, out_dir, generator, size, overwrite=False, memory=None):
+def colorize_files(inputs, out_dir, generator, spec, overwrite=False, memory=None):
     """Colorize files and folders into out_dir; a file that fails is reported and skipped.
 
     A folder's images (:func:`colorlib.sources.list_images`) keep their path below the folder.
@@ -56,7 +57,8 @@ def colorize_files(inputs, out_dir, generator, size, overwrite=False, memory=Non
     inputs : list of path-like
     out_dir : path-like
     generator : nn.Module
-    size : int
+    spec : colorlib.models.GeneratorSpec
+        Both as :func:`colorlib.colorizer.load_colorizer` gives them.
     overwrite : bool
         Replace files already in out_dir (never an input, never through a link).
     memory : colorlib.images.MemoryBudget, optional
@@ -75,7 +77,7 @@ def colorize_files(inputs, out_dir, generator, size, overwrite=False, memory=Non
     bar = tqdm(jobs, unit="image", disable=len(jobs) < 2 or not sys.stderr.isatty())
     for done, (source, target) in enumerate(bar):
         try:
-            reason = colorize_file(source, target, generator, size, memory)
+            reason = colorize_file(source, target, generator, spec, memory)
         except KeyboardInterrupt:
             bar.close()
             print(interrupted_message(written, [source for source, _ in jobs[done:]], out_dir), file=sys.stderr)
@@ -88,12 +90,12 @@ def colorize_files(inputs, out_dir, generator, size, overwrite=False, memory=Non
     return written, failed
 
 
-def colorize_file(source, target, generator, size, memory=None):
+def colorize_file(source, target, generator, spec, memory=None):
     """Colorize one file into target; returns None, or why it failed in one line. Warnings go to stderr."""
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            image = colorize(source, generator, size, memory)
+            image = colorize(source, generator, spec, memory)
     except ImageRejected as error:
         return str(error)
     for warning in caught:

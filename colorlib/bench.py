@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from colorlib.cache import LabCache
 from colorlib.dataset import ColorizationDataset, LabTensorDataset, seed_worker
 from colorlib.images import scan_images
-from colorlib.models import PatchDiscriminator, build_generator
+from colorlib.models import GeneratorSpec, PatchDiscriminator, build_generator
 from colorlib.predict import predict_ab
 from colorlib.runtime import keep_freed_memory, pick_device, resolve_precision, seed_everything
 from colorlib.sources import resolve_data
@@ -243,12 +243,13 @@ def _colorize_apart(path, size, encoder):
     from colorlib.colorizer import colorize
 
     seed_everything(0)
-    generator = build_generator(size, imagenet_weights="never", verbose=False, encoder=encoder)[0].eval()
-    colorize(np.zeros((size, size, 3), np.uint8), generator, size)  # first-call set-up, not the photo's
+    spec = GeneratorSpec(size, encoder)
+    generator = spec.build().eval()
+    colorize(np.zeros((size, size, 3), np.uint8), generator, spec)  # first-call set-up, not the photo's
     before = resident_bytes()
     reset_peak_memory()
     start = time.perf_counter()
-    colorize(path, generator, size)
+    colorize(path, generator, spec)
     seconds = time.perf_counter() - start
     return seconds, peak_resident_bytes() - before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 

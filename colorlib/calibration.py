@@ -11,8 +11,6 @@ photo with a scale fitted on the other photos (:func:`cross_fitted_scales`, K-fo
 every score is out of sample. The scale fitted on all of them (:func:`best_scale`) is the one a
 colorizer uses on new photos.
 """
-from contextlib import contextmanager
-
 import numpy as np
 
 from colorlib.metrics import mean_ciede2000
@@ -20,14 +18,6 @@ from colorlib.metrics import mean_ciede2000
 # 0, 0.1, ..., 1.2: 0 is the grey baseline, 1 the colours as predicted.
 CHROMA_SCALES = tuple(round(0.1 * i, 1) for i in range(13))
 FOLDS = 10
-
-
-def checked_chroma_scale(value):
-    """A chroma scale as a float, refused unless finite and non-negative."""
-    value = float(value)
-    if not (np.isfinite(value) and value >= 0):
-        raise ValueError(f"chroma scale {value}: expected a finite number >= 0 (1 keeps the predicted colours)")
-    return value
 
 
 def chroma_errors(L, fake_ab, real_ab, scales=CHROMA_SCALES):
@@ -71,23 +61,6 @@ def best_scale(errors, scales=CHROMA_SCALES):
 def fold_count(folds, n):
     """The folds cross-fitting deals n images into: ``folds``, or one per image when there are fewer."""
     return min(folds, n)
-
-
-@contextmanager
-def as_predicted(generators):
-    """Within the block, every generator's ``chroma_scale`` is 1; afterwards, what it was.
-
-    Calibration scales the colours as the network predicts them, so that the scale it finds
-    means the same for a training checkpoint and for an export that carries a scale already.
-    """
-    before = {name: getattr(generator, "chroma_scale", 1.0) for name, generator in generators.items()}
-    try:
-        for generator in generators.values():
-            generator.chroma_scale = 1.0
-        yield generators
-    finally:
-        for name, generator in generators.items():
-            generator.chroma_scale = before[name]
 
 
 def cross_fitted_scales(errors, scales=CHROMA_SCALES, folds=FOLDS, seed=0):

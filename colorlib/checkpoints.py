@@ -4,15 +4,14 @@ Every file colorlib writes into a run folder goes through :func:`save_json` or
 :func:`save_checkpoint` (a unique temporary file, fsync, then rename: a crash keeps the old file or
 the new one), and every checkpoint comes back through :func:`load_checkpoint`, which loads plain
 data only and names the file in every error. :func:`run_lock` keeps a second process out of a
-run folder that one is training in. :func:`load_generator` rebuilds a generator from its
-checkpoint's config and weights.
+run folder that one is training in. :func:`load_generator` rebuilds a generator from the
+spec and weights its checkpoint carries.
 """
 import contextlib
 import dataclasses
 import functools
 import inspect
 import json
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import torch
 
 from colorlib.config import Config
-from colorlib.models import build_generator, freeze_encoder_norms
+from colorlib.models import GeneratorSpec
 
 # The files of a run folder, one name each: every module reads them from here.
 SPLIT_FILE = "split.json"
@@ -162,21 +161,38 @@ def checkpoint_config(state, path):
         raise CheckpointError(f"{path}: its config is not valid ({error})") from None
 
 
-def check_finite_generator(state, path, weights=True):
-    """Refuse a checkpoint whose chroma scale, or (with ``weights``) generator weights, are not finite.
+def generator_spec(state, path):
+    """The :class:`~colorlib.models.GeneratorSpec` a checkpoint's generator was saved with.
 
-    A NaN weight or scale paints every photo black, and colorize would still exit 0.
+    A checkpoint written before specs were saved gives the spec of its config, with the chroma
+    scale an export carried beside it.
 
     Raises
     ------
     CheckpointError
-        Naming the file and the first tensor or the scale at fault.
+        Naming the file, when the spec is not a valid one.
     """
-    scale = state.get("chroma_scale", 1.0)
-    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale >= 0):
-        raise CheckpointError(f"{path}: its chroma_scale is {scale!r}; expected a finite number >= 0")
+    try:
+        if "spec" in state:
+            if not isinstance(state["spec"], dict):
+                raise ValueError(f"its spec is a {type(state['spec']).__name__}, expected a dict")
+            return GeneratorSpec(**state["spec"])
+        return GeneratorSpec.of_config(checkpoint_config(state, path), state.get("chroma_scale", 1.0))
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: its generator spec is not valid ({error})") from None
+
+
+def check_finite_weights(state, path):
+    """Refuse a checkpoint whose generator weights are not finite: a NaN weight paints every photo
+    black, and colorize would still exit 0.
+
+    Raises
+    ------
+    CheckpointError
+        Naming the file and the first tensor at fault.
+    """
     bad = [key for key, tensor in state["generator"].items()
-           if weights and tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+           if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
     if bad:
         raise CheckpointError(f"{path}: its generator holds weights that are not finite ({bad[0]}, "
                               f"{len(bad)} tensors in all); expected finite weights")
@@ -240,23 +256,26 @@ def run_lock(run_dir):
 
 
 def load_generator(checkpoint, device="cpu"):
-    """Rebuild a generator from a checkpoint; returns (generator, checkpoint dict).
+    """Rebuild a generator from a checkpoint's spec and weights.
 
-    A generator export may carry a chroma scale (:mod:`colorlib.calibration`); it becomes the
-    generator's ``chroma_scale``, which :func:`colorlib.predict.predict_ab` applies.
+    Returns
+    -------
+    generator : nn.Module
+    spec : GeneratorSpec
+        What it was trained at and the chroma scale an export carries
+        (:func:`colorlib.predict.predict_ab` takes it).
+    state : dict
+        The checkpoint.
     """
-    state = check_finite_generator(load_checkpoint(checkpoint, require=("generator", "config")), checkpoint)
-    config = checkpoint_config(state, checkpoint)
-    generator, _ = build_generator(config.size, "never", False, config.encoder, config.head, config.temperature)
-    if config.freeze_encoder_bn:
-        generator = freeze_encoder_norms(generator)
+    state = check_finite_weights(load_checkpoint(checkpoint, require=("generator", "config")), checkpoint)
+    spec = generator_spec(state, checkpoint)
+    generator = spec.build()
     try:
         generator.load_state_dict(state["generator"])
     except RuntimeError as error:  # missing or unexpected keys, wrong shapes
-        raise CheckpointError(f"{checkpoint}: its generator does not fit the network its config describes "
+        raise CheckpointError(f"{checkpoint}: its generator does not fit the network its spec describes "
                               f"({str(error)[:300]})") from None
-    generator.chroma_scale = float(state.get("chroma_scale", 1.0))
-    return generator.to(device), state
+    return generator.to(device), spec, state
 
 
 def holds_run_folder(stage):

@@ -13,13 +13,13 @@ import torch
 from PIL import Image, ImageOps
 
 from colorlib.cache import lab_tensor
-from colorlib.calibration import checked_chroma_scale
 from colorlib.checkpoints import (
     GAN_FILE,
     PRETRAINED_FILE,
     CheckpointError,
     check_checkpoint,
-    check_finite_generator,
+    check_finite_weights,
+    generator_spec,
     load_checkpoint,
     load_generator,
     save_checkpoint,
@@ -30,10 +30,11 @@ from colorlib.predict import predict_ab
 from colorlib.sources import list_images, package_photo_paths
 
 EXPORT_FORMAT = "colorlib-generator"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2 saves the generator's spec; 1 saved its chroma scale beside the config
+EXPORT_VERSIONS = (1, 2)  # the versions this colorlib reads
 EXPORT_FILE = "colorizer.pt"
 EXPECTED = (f"a colorlib training checkpoint ({GAN_FILE}, {PRETRAINED_FILE}) "
-            f"or a generator export ({EXPORT_FORMAT!r} version {EXPORT_VERSION})")
+            f"or a generator export ({EXPORT_FORMAT!r} version {' or '.join(map(str, EXPORT_VERSIONS))})")
 # Rounding R, G and B to 8 bits moves L* by at most 0.25 (measured on 2 million colours across
 # the sRGB cube); the rest of the bound covers the float32 L and the gamut test's slack.
 LIGHTNESS_TOLERANCE = 0.5
@@ -56,7 +57,8 @@ def read_checkpoint(path, mmap=False):
     Returns
     -------
     dict
-        With at least "generator" (a state_dict) and "config" (a dict of Config fields).
+        With at least "generator" (a state_dict) and "config" (a dict of Config fields), and a
+        valid generator spec (:func:`colorlib.checkpoints.generator_spec`).
 
     Raises
     ------
@@ -69,11 +71,12 @@ def read_checkpoint(path, mmap=False):
     state = load_checkpoint(path, mmap=mmap, expected=EXPECTED)  # the one loader that checks the form
     if not ("generator" in state and "config" in state):
         raise CheckpointError(f"{path} holds no generator and config; expected {EXPECTED}")
-    if "format" in state and (state["format"], state.get("version")) != (EXPORT_FORMAT, EXPORT_VERSION):
+    if "format" in state and (state["format"] != EXPORT_FORMAT or state.get("version") not in EXPORT_VERSIONS):
         raise CheckpointError(f"{path} is format {state['format']!r} version {state.get('version')}; "
                               f"expected {EXPECTED}")
     check_checkpoint(state, path, ("generator", "config"), EXPECTED)
-    return check_finite_generator(state, path, weights=not mmap)  # mapped: the weights are read, and checked, later
+    generator_spec(state, path)
+    return state if mmap else check_finite_weights(state, path)  # mapped: the weights are read, and checked, later
 
 
 def load_colorizer(path, device="cpu", chroma_scale=None):
@@ -90,21 +93,22 @@ def load_colorizer(path, device="cpu", chroma_scale=None):
     Returns
     -------
     generator : nn.Module
-    size : int
-        The training size: the side of the square the generator colours best at.
+    spec : colorlib.models.GeneratorSpec
+        Its training size (the side of the square it colours best at) and chroma scale:
+        :func:`colorize` takes it.
     """
-    state = read_checkpoint(path, mmap=True)  # only the keys here; load_generator reads the weights once
-    generator, _ = load_generator(path, device)
+    read_checkpoint(path, mmap=True)  # the form and spec here; load_generator reads the weights once
+    generator, spec, _ = load_generator(path, device)
     if chroma_scale is not None:
-        generator.chroma_scale = checked_chroma_scale(chroma_scale)
-    return generator.eval(), int(state["config"]["size"])
+        spec = spec.replace(chroma_scale=chroma_scale)
+    return generator.eval(), spec
 
 
 def export_generator(checkpoint, out_path, chroma_scale=None):
     """Write the generator of a checkpoint alone: a smaller file to share, loadable with weights_only.
 
-    The export is {"format": "colorlib-generator", "version": 1, "generator", "config", "weights",
-    "chroma_scale"}; the discriminator and optimiser states of a GAN checkpoint are left behind.
+    The export is {"format": "colorlib-generator", "version": 2, "generator", "spec", "config",
+    "weights"}; the discriminator and optimiser states of a GAN checkpoint are left behind.
 
     Parameters
     ----------
@@ -112,8 +116,8 @@ def export_generator(checkpoint, out_path, chroma_scale=None):
         A training checkpoint or another export.
     out_path : path-like
     chroma_scale : float, optional
-        The calibrated scale of its a*b* (:func:`checkpoint_for_run` gives the run's); None
-        keeps the checkpoint's (1 for a training checkpoint).
+        The calibrated scale of its a*b* (:func:`colorlib.stages.checkpoint_for_run` gives the
+        run's); None keeps the checkpoint's (1 for a training checkpoint).
 
     Returns
     -------
@@ -121,10 +125,11 @@ def export_generator(checkpoint, out_path, chroma_scale=None):
         ``out_path``.
     """
     state = read_checkpoint(checkpoint)
-    scale = state.get("chroma_scale", 1.0) if chroma_scale is None else chroma_scale
+    spec = generator_spec(state, checkpoint)
+    if chroma_scale is not None:
+        spec = spec.replace(chroma_scale=chroma_scale)
     save_checkpoint(out_path, format=EXPORT_FORMAT, version=EXPORT_VERSION, generator=state["generator"],
-                    config=state["config"], weights=state.get("weights", "unknown"),
-                    chroma_scale=checked_chroma_scale(scale))
+                    spec=spec.asdict(), config=state["config"], weights=state.get("weights", "unknown"))
     return Path(out_path)
 
 
@@ -162,23 +167,23 @@ def read_input(image, memory=None):
     return Picture(*split_alpha(Image.fromarray(array.astype(np.uint8))))
 
 
-def predict_square(rgb, generator, size):
-    """The photo resized to size x size as in training, and the ab predicted for it.
+def predict_square(rgb, generator, spec):
+    """The photo resized to the spec's size x size as in training, and the ab predicted for it.
 
     Returns
     -------
     L : Tensor, shape (1, 1, size, size)
     ab : Tensor, shape (1, 2, size, size)
-        Both normalised (see :mod:`colorlib.lab`).
+        Both normalised (see :mod:`colorlib.lab`), the ab scaled by the spec's chroma scale.
     """
-    L = lab_tensor(rgb, size)[None, :1].float()
-    return L, predict_ab(generator, L)
+    L = lab_tensor(rgb, spec.size)[None, :1].float()
+    return L, predict_ab(generator, L, spec=spec)
 
 
-def colorize(image, generator, size=None, memory=None):
+def colorize(image, generator, spec, memory=None):
     """Colorize a photo at its full resolution.
 
-    The photo is resized to size x size (as in training) for the generator; the predicted a*b*
+    The photo is resized to the spec's size (as in training) for the generator; the predicted a*b*
     are resized bilinearly to the photo's size and joined to the photo's own L*. Out-of-gamut
     colours lose chroma rather than lightness (:func:`fit_to_gamut`), so the result's L* equals
     the photo's up to 8-bit rounding (:data:`LIGHTNESS_TOLERANCE`). A colour photo is taken as
@@ -197,10 +202,10 @@ def colorize(image, generator, size=None, memory=None):
     image : path-like, PIL.Image or ndarray
         See :func:`read_photo`.
     generator : nn.Module
-        From :func:`load_colorizer`.
-    size : int, optional
-        Side of the square the colours are predicted at; None: the size the generator was
-        built and trained for (the training size colours best).
+    spec : colorlib.models.GeneratorSpec
+        Both from :func:`load_colorizer`. The colours are predicted at the spec's size (the
+        training size colours best: ``spec.replace(size=...)`` tries another) and scaled by its
+        chroma scale.
     memory : colorlib.images.MemoryBudget, optional
         For a file: the memory allowed, checked before decoding; None: what the machine has
         free now (:func:`colorize_budget`).
@@ -215,18 +220,17 @@ def colorize(image, generator, size=None, memory=None):
     ImageRejected
         For a file that cannot be read, or would need more memory than allowed.
     """
-    size = size or generator.training_size
     if isinstance(image, (str, os.PathLike)) and memory is None:
         memory = colorize_budget()
     picture = read_input(image, memory)
     if picture.frames > 1:
         warnings.warn(f"{image}: an animation of {picture.frames} frames: only the first is colorized",
                       stacklevel=2)
-    _, ab = predict_square(picture.composited(), generator, size)
+    _, ab = predict_square(picture.composited(), generator, spec)
     ab = ab[0].numpy() * np.float32(AB_SCALE)  # (2, size, size), natural units
     height, width = picture.rgb.shape[:2]
-    rows = bilinear_taps(size, height)
-    wide = resample(ab, bilinear_taps(size, width), axis=2)  # (2, size, width): small
+    rows = bilinear_taps(spec.size, height)
+    wide = resample(ab, bilinear_taps(spec.size, width), axis=2)  # (2, size, width): small
     out = np.empty((height, width, 3 if picture.alpha is None else 4), dtype=np.uint8)
 
     def fill(top):
@@ -280,10 +284,10 @@ def colorize_budget(limit=None):
     return None if limit is None else MemoryBudget(int(limit), BYTES_PER_PIXEL, "colorize")
 
 
-def colorize_at_model_size(image, generator, size):
-    """The generator's output as it comes, size x size, then resized to the photo: the blurry way."""
+def colorize_at_model_size(image, generator, spec):
+    """The generator's output as it comes, at the spec's size, then resized to the photo: the blurry way."""
     rgb = read_photo(image)
-    L, ab = predict_square(rgb, generator, size)
+    L, ab = predict_square(rgb, generator, spec)
     square = Image.fromarray(to_uint8(lab_to_rgb(L[0], ab[0])))
     return square.resize((rgb.shape[1], rgb.shape[0]), Image.Resampling.BICUBIC)
 
@@ -300,10 +304,10 @@ def photo_paths(folder=None):
     return package_photo_paths() if folder is None else list_images(folder)
 
 
-def colorize_photos(paths, generator, size):
+def colorize_photos(paths, generator, spec):
     """{file name: (photo as uint8 RGB, colorized PIL image, RGB)} for each path.
 
     A transparent photo is shown by its own colours, as is its result: the figures and the
     lightness check compare like with like.
     """
-    return {Path(p).name: (read_input(p).rgb, colorize(p, generator, size).convert("RGB")) for p in paths}
+    return {Path(p).name: (read_input(p).rgb, colorize(p, generator, spec).convert("RGB")) for p in paths}

@@ -62,7 +62,7 @@ def evaluate_command(checkpoint, data=None, out_dir="evaluation", size=None, bat
     dict
         What was written to ``metrics.json`` (see :func:`colorlib.evaluation.write_evaluation`).
     """
-    generator, state = load_generator(checkpoint, pick_device(device))
+    generator, spec, state = load_generator(checkpoint, pick_device(device))
     size = size or Config(**state["config"]).photo_size
     split = _run_split(checkpoint)
     if data is None and split is None:
@@ -78,13 +78,14 @@ def evaluate_command(checkpoint, data=None, out_dir="evaluation", size=None, bat
         log(f"warning: {seen_in_training} of these images were training images")
     train_ab_mean = None if train is None else dataset_ab_mean(train, size, batch_size)
     name = STAGE_NAMES.get(state.get("stage"), "model")
-    if generator.chroma_scale != 1.0:
-        log(f"note: this export paints its colours scaled by {generator.chroma_scale:g}, a scale fitted on its "
+    if spec.chroma_scale != 1.0:
+        log(f"note: this export paints its colours scaled by {spec.chroma_scale:g}, a scale fitted on its "
             f"run's validation photos; the {name} row scores it as it is, the {name}{CALIBRATED} row from "
             "the colours as predicted")
     info = {"checkpoint": Path(checkpoint).name, "stage": state.get("stage"), "weights": state.get("weights"),
             "data": "validation split" if data is None else str(data), "training_images_scored": seen_in_training}
-    metrics, _ = score_and_write({name: generator}, paths, size, out_dir, info, train_ab_mean, batch_size, log=log)
+    metrics, _ = score_and_write({name: (generator, spec)}, paths, size, out_dir, info, train_ab_mean, batch_size,
+                                 log=log)
     log(format_ci_table(metrics["summary"], BASELINE))
     log(f"wrote {METRICS_FILE} and {PER_IMAGE_FILE} into {out_dir}")
     return metrics

@@ -14,7 +14,6 @@ from torch.utils.data import DataLoader
 from colorlib.calibration import (
     CHROMA_SCALES,
     FOLDS,
-    as_predicted,
     best_scale,
     chroma_errors,
     cross_fitted_scales,
@@ -75,12 +74,13 @@ def evaluate_generators(generators, paths, size, batch_size=16, precision="fp32"
     Parameters
     ----------
     generators : dict
-        {name: nn.Module predicting normalised ab from normalised L}, each used on the device
-        its weights are on.
+        {name: (nn.Module predicting normalised ab from normalised L, its GeneratorSpec)}, as
+        :func:`run_generators` gives them; each is used on the device its weights are on.
     paths : sequence of path-like
     size : int
         Side of the square the images are resized to and scored at; each generator sees them
-        at its own training size (see :func:`colorlib.predict.predict_ab`).
+        at its spec's training size, its a*b* scaled by its spec's chroma scale
+        (see :func:`colorlib.predict.predict_ab`).
     batch_size : int
     precision : {"fp32", "bf16"}
         Of the generators' forward passes.
@@ -113,14 +113,14 @@ def predictions(batch, generators, precision="fp32", train_ab_mean=None):
     predicted = {BASELINE: grey_ab(ab)}
     if train_ab_mean is not None:
         predicted["mean_ab"] = mean_ab_baseline(train_ab_mean, ab.shape)
-    for name, generator in generators.items():
-        predicted[name] = generator_ab(generator, batch["L"], precision)
+    for name, (generator, spec) in generators.items():
+        predicted[name] = generator_ab(generator, spec, batch["L"], precision)
     return predicted
 
 
-def generator_ab(generator, L, precision="fp32"):
-    """A generator's ab for a batch of L, predicted at the size it was trained at and laid onto L."""
-    return predict_ab(generator, L, precision, len(L), getattr(generator, "training_size", None))
+def generator_ab(generator, spec, L, precision="fp32"):
+    """A generator's ab for a batch of L, predicted at its spec's training size and laid onto L."""
+    return predict_ab(generator, L, precision, len(L), spec)
 
 
 def evaluate_calibrated(generators, paths, size, batch_size=16, precision="fp32", folds=FOLDS):
@@ -128,8 +128,9 @@ def evaluate_calibrated(generators, paths, size, batch_size=16, precision="fp32"
 
     Each image is scored with the scale that gives the lowest mean CIEDE2000 on the images of
     the other folds (:func:`colorlib.calibration.cross_fitted_scales`), never on itself. Scales
-    apply to the colours as the network predicts them, whatever ``chroma_scale`` a generator
-    carries. Two passes over the images: one for the errors at every scale, one for the scores.
+    apply to the colours as the network predicts them, whatever chroma scale a generator's
+    spec carries: the scale found means the same for a training checkpoint and for an export
+    calibrated before. Two passes over the images: one for the errors at every scale, one for the scores.
 
     Parameters
     ----------
@@ -146,23 +147,24 @@ def evaluate_calibrated(generators, paths, size, batch_size=16, precision="fp32"
         generator's "mean_ciede2000" at every scale, and "chosen", the scale fitted on all the
         images: the one to colorize new photos with.
     """
-    with as_predicted(generators):
-        return _calibrated_scores(generators, paths, size, batch_size, precision, fold_count(folds, len(paths)))
+    as_predicted = {name: (generator, spec.replace(chroma_scale=1.0)) for name, (generator, spec) in generators.items()}
+    return _calibrated_scores(as_predicted, paths, size, batch_size, precision, fold_count(folds, len(paths)))
 
 
 def _calibrated_scores(generators, paths, size, batch_size, precision, folds):
     errors = defaultdict(list)
     for batch in photo_batches(paths, size, batch_size):
-        for name, generator in generators.items():
-            errors[name].append(chroma_errors(batch["L"], generator_ab(generator, batch["L"], precision), batch["ab"]))
+        for name, (generator, spec) in generators.items():
+            fake_ab = generator_ab(generator, spec, batch["L"], precision)
+            errors[name].append(chroma_errors(batch["L"], fake_ab, batch["ab"]))
     errors = {name: np.concatenate(parts, axis=1) for name, parts in errors.items()}
     per_image = {name: cross_fitted_scales(values, folds=folds) for name, values in errors.items()}
     batch_scores, start = defaultdict(list), 0
     for batch in photo_batches(paths, size, batch_size):
         end = start + len(batch["L"])
-        for name, generator in generators.items():
+        for name, (generator, spec) in generators.items():
             scales = torch.as_tensor(per_image[name][start:end], dtype=torch.float32).view(-1, 1, 1, 1)
-            fake_ab = scales * generator_ab(generator, batch["L"], precision)
+            fake_ab = scales * generator_ab(generator, spec, batch["L"], precision)
             batch_scores[name + CALIBRATED].append(score_images(batch["L"], fake_ab, batch["ab"]))
         start = end
     calibration = {"scales": list(CHROMA_SCALES), "folds": folds,
@@ -172,8 +174,8 @@ def _calibrated_scores(generators, paths, size, batch_size, precision, folds):
 
 
 def run_generators(run_dir, device="cpu"):
-    """{"pretrained", "gan": generator} for the checkpoints a run folder holds, in that order."""
-    return {name: load_generator(Path(run_dir) / file, device)[0]
+    """{"pretrained", "gan": (generator, spec)} for the checkpoints a run folder holds, in that order."""
+    return {name: load_generator(Path(run_dir) / file, device)[:2]
             for name, file in RUN_CHECKPOINTS.items() if (Path(run_dir) / file).is_file()}
 
 

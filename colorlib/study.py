@@ -12,7 +12,7 @@ from pathlib import Path
 from colorlib.checkpoints import GAN_FILE, PRETRAINED_FILE, load_generator, load_json, save_json
 from colorlib.evaluation import evaluate_generators
 from colorlib.metrics import summarize_with_ci
-from colorlib.models import build_generator
+from colorlib.models import GeneratorSpec, build_generator
 from colorlib.plots import show_comparison
 from colorlib.predict import predict_ab
 from colorlib.runtime import seed_everything
@@ -75,7 +75,7 @@ def lever_config(config, lever, images, n_train):
 
 
 def run_lever(config, split, lever, images, folder, log=print):
-    """Train one lever from scratch in its folder; returns (generator, record of what it cost).
+    """Train one lever from scratch in its folder; returns ((generator, its spec), record of what it cost).
 
     A lever already trained there (its checkpoints complete and of the same config) is resumed,
     so running the study again only trains what is missing; its pretraining time then comes
@@ -97,7 +97,7 @@ def run_lever(config, split, lever, images, folder, log=print):
               "images_seen": photos * lever_cfg.pretrain_epochs, "train_seconds": seconds}
     log(f"{lever.name}: {photos} photos x {lever_cfg.pretrain_epochs} epochs"
         + (" + 1 GAN epoch" if lever.gan else "") + f" ({seconds / 60:.1f} min)")
-    return generator, record
+    return (generator, GeneratorSpec.of_config(lever_cfg)), record
 
 
 def run_study(config, split, run_dir, images, levers=None, log=print):
@@ -119,9 +119,8 @@ def run_study(config, split, run_dir, images, levers=None, log=print):
     levers = default_levers(config) if levers is None else levers
     records, generators = [], {}
     for index, lever in enumerate(levers):
-        generator, record = run_lever(config, split, lever, images, Path(run_dir) / "study" / str(index), log)
-        generator.training_size = config.size
-        generators[lever.name] = generator
+        generators[lever.name], record = run_lever(config, split, lever, images,
+                                                   Path(run_dir) / "study" / str(index), log)
         records.append(record)
     scores = evaluate_generators(generators, split.val, config.photo_size)
     summary = summarize_with_ci(scores)
@@ -172,7 +171,7 @@ def describe_fresh_outputs(L, size, encoders=("resnet18", "efficientnet_lite0"))
     for encoder in encoders:
         seed_everything(0)
         generator, weights = build_generator(size, "auto", False, encoder, zero_head=False)
-        ab = predict_ab(generator, L, size=size)
+        ab = predict_ab(generator, L, spec=GeneratorSpec(size, encoder))
         lines.append(f"{encoder:<18} ({weights} weights): mean |a*b*| {float(ab.abs().mean()):.3f}")
     return "\n".join(lines)
 
@@ -204,6 +203,6 @@ def show_levers(study, split, config, run_dir, n=6):
     for index, record in enumerate(study["levers"]):
         folder = Path(run_dir) / "study" / str(index)
         checkpoint = folder / (GAN_FILE if record["gan_epochs"] else PRETRAINED_FILE)
-        generator = load_generator(checkpoint)[0]
-        predictions[record["lever"]] = predict_ab(generator, batch["L"], size=config.size)
+        generator, spec, _ = load_generator(checkpoint)
+        predictions[record["lever"]] = predict_ab(generator, batch["L"], spec=spec)
     return show_comparison(batch["L"], predictions, batch["ab"], n=n)

@@ -5,6 +5,7 @@
 checkpoint after every epoch (and on an interrupt), resumes exactly from one, and stops on the
 first non-finite loss or weight.
 """
+import dataclasses
 import random
 import signal
 import threading
@@ -29,6 +30,29 @@ RESUMABLE_CHANGES = {"profile", "pretrain_epochs", "gan_epochs", "display_every"
 # that trying another GAN on a finished pretraining trains the GAN alone.
 GAN_ONLY_FIELDS = {"gan_photos", "gan_lr", "beta1", "beta2", "lambda_l1", "gan_reconstruction",
                    "lambda_cross_entropy", "gan_mode"}
+
+
+@dataclasses.dataclass(frozen=True)
+class StageCheckpoint:
+    """Where a stage's training state is saved, and what a checkpoint must match to be resumed.
+
+    Parameters
+    ----------
+    path : path-like
+        Written atomically after every epoch and on an interrupt (by the main process).
+    stage : str
+        Name stored in the checkpoint ("pretrain", "gan"); a checkpoint of another stage is refused.
+    fingerprint : str
+        What the run trains on (its photos, its starting weights); a checkpoint with another
+        fingerprint is refused on resume.
+    extra_state : dict
+        Plain data stored in every checkpoint (which weights the generator started from, its spec).
+    """
+
+    path: Path
+    stage: str
+    fingerprint: str = ""
+    extra_state: dict = dataclasses.field(default_factory=dict)
 
 
 class LossMeters:
@@ -124,8 +148,8 @@ def to_device(batch, device, channels_last=False):
     )
 
 
-def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=Processes(),
-        on_epoch_end=None, on_step=None, log=print, extra_state=None, fingerprint="", keep_step_losses=False):
+def fit(trainer, dataset, epochs, config, device, checkpoint, processes=Processes(),
+        on_epoch_end=None, on_step=None, log=print, keep_step_losses=False):
     """Train for some epochs with per-epoch checkpoints; resume from ``checkpoint`` if asked.
 
     Parameters
@@ -137,10 +161,8 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=P
     config : Config
         Batch size (global, over all processes), seed, workers, channels_last, resume.
     device : torch.device
-    checkpoint : path-like
-        Written atomically after every epoch and on an interrupt (by the main process).
-    stage : str
-        Name stored in the checkpoint ("pretrain", "gan"); a checkpoint of another stage is refused.
+    checkpoint : StageCheckpoint
+        Where the state is saved and what a checkpoint found there must match to be resumed.
     processes : Processes
         This process's place under torchrun; the main one alone logs and writes.
     on_epoch_end : callable(epoch) -> dict, optional
@@ -148,11 +170,6 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=P
     on_step : callable(step, L, ab), optional
         Called after every step (e.g. to show Gray / Fake / Real every N steps).
     log : callable(str)
-    extra_state : dict, optional
-        Plain data stored in every checkpoint (e.g. which weights the generator started from).
-    fingerprint : str
-        What the run trains on (its photos, its starting weights); a checkpoint with another
-        fingerprint is refused on resume.
     keep_step_losses : bool
         Also keep every step's losses (this process's batch) in the epoch's record, as
         ``step_losses``: {name: [one value per step]}, for a short stage whose few epochs are too
@@ -184,10 +201,12 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=P
                         num_workers=config.num_workers, worker_init_fn=seed_worker,
                         pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(config.seed))
     position = {"epoch": 0, "batches_done": 0, "step": 0, "history": []}
-    if config.resume and Path(checkpoint).is_file():
-        position = resume(trainer, checkpoint, stage, config, log, fingerprint)
+    path = Path(checkpoint.path)
+    if config.resume and path.is_file():
+        position = resume(trainer, checkpoint, config, log)
     history, step = position["history"], position["step"]
-    state = {"stage": stage, "config": config.asdict(), "fingerprint": fingerprint, **(extra_state or {})}
+    state = {"stage": checkpoint.stage, "config": config.asdict(), "fingerprint": checkpoint.fingerprint,
+             **checkpoint.extra_state}
 
     def save(epoch_done, batches_done, everywhere=True):
         # The loss guard sees losses computed before each update: an update that makes the weights
@@ -196,9 +215,9 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=P
         if any_process(bool(bad), processes) if everywhere else bad:
             what = f"{bad[0]} and {len(bad) - 1} more" if bad else "in another training process"
             raise FloatingPointError(f"weights not finite ({what}) at epoch {epoch}, step {step}: "
-                                     f"not saved, {Path(checkpoint).name} keeps the last good state")
+                                     f"not saved, {path.name} keeps the last good state")
         if processes.is_main:
-            save_checkpoint(checkpoint, **trainer.state_dict(), **state, epoch=epoch_done,
+            save_checkpoint(path, **trainer.state_dict(), **state, epoch=epoch_done,
                             batches_done=batches_done, step=step, history=history, rng=rng_state(),
                             complete=epoch_done >= epochs)
 
@@ -230,7 +249,7 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, stage, processes=P
                         raise KeyboardInterrupt
         except KeyboardInterrupt:
             save(epoch - 1, batches_done, everywhere=False)  # other processes may not be interrupted
-            log(f"interrupted in epoch {epoch} after {batches_done} batches: saved {Path(checkpoint).name}; "
+            log(f"interrupted in epoch {epoch} after {batches_done} batches: saved {path.name}; "
                 "run again to resume")
             raise
         record = {"epoch": epoch, **average(meters.means(), processes),
@@ -264,8 +283,8 @@ def live_progress(loader, show):
     return progress_bar(loader, leave=False)
 
 
-def resume(trainer, checkpoint, stage, config, log=print, fingerprint=""):
-    """Load a checkpoint's weights, optimisers and RNG into a run, after checking it matches.
+def resume(trainer, checkpoint, config, log=print):
+    """Load a :class:`StageCheckpoint`'s weights, optimisers and RNG into a run, after checking it matches.
 
     Raises
     ------
@@ -273,26 +292,27 @@ def resume(trainer, checkpoint, stage, config, log=print, fingerprint=""):
         When the checkpoint belongs to another stage or its config differs in fields that
         change what training computes; the message names the fields.
     """
-    state = load_checkpoint(checkpoint, require=("stage", "config", "epoch", "batches_done", "step", "history",
-                                                 "rng", *trainer.state_dict()))
+    path, stage = Path(checkpoint.path), checkpoint.stage
+    state = load_checkpoint(path, require=("stage", "config", "epoch", "batches_done", "step", "history",
+                                           "rng", *trainer.state_dict()))
     if state.get("stage") != stage:
-        raise ValueError(f"{Path(checkpoint).name} is a {state.get('stage')!r} checkpoint, not {stage!r}")
-    if state.get("fingerprint", "") != fingerprint:
-        raise ValueError(f"{Path(checkpoint).name} was trained on other photos or from other weights; "
+        raise ValueError(f"{path.name} is a {state.get('stage')!r} checkpoint, not {stage!r}")
+    if state.get("fingerprint", "") != checkpoint.fingerprint:
+        raise ValueError(f"{path.name} was trained on other photos or from other weights; "
                          "use another run folder, or resume=False to start again")
     differences = config_differences(state["config"], config.asdict(),
                                      ignore=GAN_ONLY_FIELDS if stage == "pretrain" else ())
     if differences:
         listed = "; ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in differences.items())
-        raise ValueError(f"{Path(checkpoint).name} was written with another config ({listed}); "
+        raise ValueError(f"{path.name} was written with another config ({listed}); "
                          "use another run folder, or resume=False to start again")
     try:
         trainer.load_state_dict(state)
     except (RuntimeError, KeyError, ValueError) as error:  # missing or unexpected keys, wrong shapes
-        raise CheckpointError(f"{checkpoint}: its weights do not fit this run's networks ({error})") from None
+        raise CheckpointError(f"{path}: its weights do not fit this run's networks ({error})") from None
     set_rng_state(state["rng"])
     where = f"epoch {state['epoch']}" + (f", batch {state['batches_done']}" if state["batches_done"] else "")
-    log(f"resuming from {Path(checkpoint).name} after {where}")
+    log(f"resuming from {path.name} after {where}")
     return state
 
 

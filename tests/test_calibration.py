@@ -6,12 +6,13 @@ import torch
 from colorlib.calibration import CHROMA_SCALES, best_scale, chroma_errors, cross_fitted_scales
 from colorlib.evaluation import evaluate_calibrated, evaluate_generators, photo_batches
 from colorlib.metrics import mean_ciede2000
-from colorlib.models import build_generator
+from colorlib.models import GeneratorSpec, build_generator
 from colorlib.predict import predict_ab
 from colorlib.runtime import seed_everything
 from conftest import colour_photo
 
 SIZE = 64  # the smoke profile's training size
+SPEC = GeneratorSpec(SIZE)
 SCALES = (0.5, 1.0)
 
 
@@ -69,12 +70,12 @@ def test_the_calibrated_row_scores_each_photo_with_its_out_of_sample_scale(gener
     photos = [tmp_path / f"photo{seed}.png" for seed in range(4)]
     for seed, path in enumerate(photos):
         colour_photo(seed=seed).save(path)
-    scores, calibration = evaluate_calibrated({"pretrained": generator}, photos, SIZE, batch_size=3, folds=4)
-    plain = evaluate_generators({"pretrained": generator}, photos, SIZE, batch_size=3)["pretrained"]
+    scores, calibration = evaluate_calibrated({"pretrained": (generator, SPEC)}, photos, SIZE, batch_size=3, folds=4)
+    plain = evaluate_generators({"pretrained": (generator, SPEC)}, photos, SIZE, batch_size=3)["pretrained"]
     calibrated = scores["pretrained_calibrated"]
     assert set(calibrated) == set(plain) and calibrated["ciede2000"].shape == (4,)
     batch = next(iter(photo_batches(photos, SIZE, 4)))
-    errors = chroma_errors(batch["L"], predict_ab(generator, batch["L"], size=SIZE), batch["ab"])
+    errors = chroma_errors(batch["L"], predict_ab(generator, batch["L"], spec=SPEC), batch["ab"])
     chosen = cross_fitted_scales(errors, folds=4)
     expected = errors[[CHROMA_SCALES.index(s) for s in chosen], np.arange(4)]
     np.testing.assert_allclose(calibrated["ciede2000"], expected, rtol=1e-6)
@@ -87,23 +88,23 @@ def test_calibration_starts_from_the_colours_as_predicted(generator, tmp_path):
     photos = [tmp_path / f"photo{seed}.png" for seed in range(3)]
     for seed, path in enumerate(photos):
         colour_photo(seed=seed).save(path)
-    plain_scores, plain = evaluate_calibrated({"pretrained": generator}, photos, SIZE, batch_size=3)
-    generator.chroma_scale = 0.5  # as an export calibrated before carries it
-    try:
-        scores, calibration = evaluate_calibrated({"model": generator}, photos, SIZE, batch_size=3)
-        assert generator.chroma_scale == 0.5  # given back as it was
-    finally:
-        generator.chroma_scale = 1.0
+    plain_scores, plain = evaluate_calibrated({"pretrained": (generator, SPEC)}, photos, SIZE, batch_size=3)
+    faint = SPEC.replace(chroma_scale=0.5)  # as an export calibrated before carries it
+    scores, calibration = evaluate_calibrated({"model": (generator, faint)}, photos, SIZE, batch_size=3)
     assert calibration["chosen"]["model"] == plain["chosen"]["pretrained"] and calibration["folds"] == 3
     np.testing.assert_array_equal(scores["model_calibrated"]["ciede2000"],
                                   plain_scores["pretrained_calibrated"]["ciede2000"])
 
 
-def test_a_generator_chroma_scale_scales_its_predictions(generator):
+def test_a_spec_chroma_scale_scales_the_predictions(generator):
     L = torch.linspace(-1, 1, 2 * SIZE * SIZE).view(2, 1, SIZE, SIZE)
     plain = predict_ab(generator, L)
-    generator.chroma_scale = 0.5
-    try:
-        assert torch.equal(predict_ab(generator, L), 0.5 * plain)
-    finally:
-        generator.chroma_scale = 1.0
+    assert torch.equal(predict_ab(generator, L, spec=SPEC), plain)
+    assert torch.equal(predict_ab(generator, L, spec=SPEC.replace(chroma_scale=0.5)), 0.5 * plain)
+    assert torch.equal(predict_ab(generator, L, spec=SPEC.replace(chroma_scale=0)), torch.zeros_like(plain))
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf"), True, "half"])
+def test_a_spec_refuses_a_chroma_scale_that_is_not_a_finite_number_at_least_zero(bad):
+    with pytest.raises(ValueError, match="expected a finite number >= 0"):
+        SPEC.replace(chroma_scale=bad)

@@ -10,7 +10,7 @@ from colorlib.checkpoints import CheckpointError, load_checkpoint, load_json, ru
 from colorlib.config import get_config
 from colorlib.dataset import LabTensorDataset
 from colorlib.models import build_generator
-from colorlib.train import fit
+from colorlib.train import StageCheckpoint, fit
 from colorlib.trainers import L1Pretrainer
 
 CONFIG = get_config("smoke", size=32, batch_size=2, seed=5, channels_last=False, precision="fp32")
@@ -36,7 +36,8 @@ def test_an_update_that_makes_the_weights_nan_is_never_saved_as_the_last_good_st
 
     checkpoint = tmp_path / "generator_pretrained.pt"
     with pytest.raises(FloatingPointError, match=r"weights not finite \(generator.weight.*at epoch 2, step 6"):
-        fit(trainer, dataset(), 2, CONFIG, torch.device("cpu"), checkpoint, "pretrain", log=lambda line: None,
+        fit(trainer, dataset(), 2, CONFIG, torch.device("cpu"), StageCheckpoint(checkpoint, "pretrain"),
+            log=lambda line: None,
             on_step=diverge)
     assert not torch.isfinite(trainer.generator.weight).all()  # the fault was real
     kept = load_checkpoint(checkpoint)
@@ -68,7 +69,11 @@ def poison_a_weight(state):
 
 @pytest.mark.parametrize("name, change, why", [
     ("nan_weight.pt", poison_a_weight, "weights that are not finite"),
-    ("nan_scale.pt", lambda state: state.update(chroma_scale=float("nan")), "chroma_scale is nan"),
+    ("nan_scale.pt", lambda state: state.update(chroma_scale=float("nan")), "chroma scale nan: expected a finite"),
+    ("nan_spec.pt", lambda state: state.update(spec={"size": 32, "chroma_scale": float("nan")}), "chroma scale nan"),
+    ("other_normalisation.pt", lambda state: state.update(spec={"size": 32, "normalisation": "L*/100"}),
+     "a generator normalised as 'L\\*/100'"),
+    ("unknown_spec_field.pt", lambda state: state.update(spec={"size": 32, "depth": 5}), "generator spec is not valid"),
     ("extra_field.pt", lambda state: state["config"].update(colour="yes"), r"unknown fields \['colour'\]"),
     ("missing_field.pt", lambda state: state["config"].pop("size"), r"lacks fields \['size'\]"),
     ("bad_field.pt", lambda state: state["config"].update(batch_size=0), "batch_size must be a positive"),
@@ -102,12 +107,14 @@ def test_a_resumed_run_refuses_a_checkpoint_without_its_optimiser_naming_the_fil
     torch.manual_seed(0)
     checkpoint = tmp_path / "run.pt"
     trainer = L1Pretrainer(nn.Conv2d(1, 2, 3, padding=1))
-    fit(trainer, dataset(), 1, CONFIG, torch.device("cpu"), checkpoint, "pretrain", log=lambda line: None)
+    fit(trainer, dataset(), 1, CONFIG, torch.device("cpu"), StageCheckpoint(checkpoint, "pretrain"),
+        log=lambda line: None)
     state = torch.load(checkpoint, weights_only=True)
     del state["opt_G"]
     torch.save(state, checkpoint)
     with pytest.raises(CheckpointError, match=f"{checkpoint}.*has no 'opt_G'"):
-        fit(trainer, dataset(), 2, CONFIG, torch.device("cpu"), checkpoint, "pretrain", log=lambda line: None)
+        fit(trainer, dataset(), 2, CONFIG, torch.device("cpu"), StageCheckpoint(checkpoint, "pretrain"),
+            log=lambda line: None)
 
 
 def _write_many(path, json_path, start, n):

@@ -16,11 +16,12 @@ from colorlib.config import get_config
 from colorlib.evaluation import write_evaluation
 from colorlib.images import ImageRejected, read_rgb
 from colorlib.lab import denormalize, fit_to_gamut, in_gamut, lab_to_srgb, lightness, rgb_to_lab
-from colorlib.models import build_generator
+from colorlib.models import GeneratorSpec, build_generator
 from colorlib.predict import predict_ab
 from conftest import colour_photo, png_header_only, write_awkward_files
 
 SIZE = 64
+SPEC = GeneratorSpec(SIZE)
 ORIENTATION = 0x0112  # the EXIF tag
 
 
@@ -94,16 +95,16 @@ INPUTS = {
 def test_every_kind_of_input_keeps_its_size_and_lightness(kind, generator):
     image = INPUTS[kind]()
     photo = cz.read_input(image).rgb  # its own colours: for the RGBA photo, not composited
-    colorized = cz.colorize(image, generator, SIZE)
+    colorized = cz.colorize(image, generator, SPEC)
     assert colorized.mode == ("RGBA" if kind == "rgba" else "RGB")  # transparency is kept
     assert colorized.size == (photo.shape[1], photo.shape[0])
     # The result carries the photo's own L*: only rounding R, G and B to 8 bits moves it.
     assert max_lightness_change(photo, colorized.convert("RGB")) <= cz.LIGHTNESS_TOLERANCE
 
 
-def colorize_whole(photo, generator, size):
+def colorize_whole(photo, generator, spec):
     """colorize as it was before bands: the whole photo at once in float64 with scikit-image."""
-    _, ab = cz.predict_square(photo, generator, size)
+    _, ab = cz.predict_square(photo, generator, spec)
     ab = torch.nn.functional.interpolate(ab, size=photo.shape[:2], mode="bilinear", align_corners=False)[0]
     L, _ = rgb_to_lab(photo)
     return cz.to_uint8(lab_to_srgb(fit_to_gamut(denormalize(L, ab.numpy()))))
@@ -112,8 +113,8 @@ def colorize_whole(photo, generator, size):
 def test_colorizing_in_bands_gives_what_the_whole_photo_gave(generator, monkeypatch):
     photo = np.asarray(colour_photo(size=(301, 203), seed=5))
     monkeypatch.setattr(cz, "BAND_PIXELS", 301 * 7)  # 29 bands of 7 rows, the last one shorter
-    banded = np.asarray(cz.colorize(photo, generator, SIZE)).astype(int)
-    difference = np.abs(banded - colorize_whole(photo, generator, SIZE))
+    banded = np.asarray(cz.colorize(photo, generator, SPEC)).astype(int)
+    difference = np.abs(banded - colorize_whole(photo, generator, SPEC))
     assert difference.max() <= 1 and (difference > 0).mean() < 1e-3  # float32 against float64: rounding only
 
 
@@ -130,8 +131,8 @@ def test_arrays_files_and_images_read_alike(tmp_path):
 def test_exif_orientation_gives_an_upright_result(tmp_path, generator):
     path = rotated_jpeg(tmp_path / "rotated.jpg")
     assert Image.open(path).size == (80, 64)
-    assert cz.colorize(path, generator, SIZE).size == (64, 80)
-    assert cz.colorize(Image.open(path), generator, SIZE).size == (64, 80)
+    assert cz.colorize(path, generator, SPEC).size == (64, 80)
+    assert cz.colorize(Image.open(path), generator, SPEC).size == (64, 80)
 
 
 @pytest.mark.parametrize("photo_size, size", [((1200, 900), SIZE), ((101, 67), 32)])
@@ -139,7 +140,7 @@ def test_the_generator_sees_the_square_and_the_result_the_full_photo(photo_size,
     seen = []
     hook = generator.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape))
     try:
-        colorized = cz.colorize(colour_photo(size=photo_size), generator, size)
+        colorized = cz.colorize(colour_photo(size=photo_size), generator, GeneratorSpec(size))
     finally:
         hook.remove()
     assert seen == [(1, 1, size, size)]
@@ -148,8 +149,8 @@ def test_the_generator_sees_the_square_and_the_result_the_full_photo(photo_size,
 
 def test_full_resolution_keeps_detail_the_model_size_output_loses(generator):
     photo = np.asarray(colour_photo(size=(256, 192)))
-    full = np.asarray(cz.colorize(photo, generator, SIZE))
-    small = np.asarray(cz.colorize_at_model_size(photo, generator, SIZE))
+    full = np.asarray(cz.colorize(photo, generator, SPEC))
+    small = np.asarray(cz.colorize_at_model_size(photo, generator, SPEC))
     assert small.shape == full.shape
     assert max_lightness_change(photo, full) <= cz.LIGHTNESS_TOLERANCE
     assert max_lightness_change(photo, small) > 5 * cz.LIGHTNESS_TOLERANCE  # the noise is gone
@@ -174,26 +175,35 @@ def test_fit_to_gamut_keeps_lightness_and_hue_and_only_shrinks_chroma():
 
 def test_export_round_trip(checkpoint, export, generator):
     state = torch.load(export, weights_only=True)
-    assert state["format"] == "colorlib-generator" and state["version"] == 1
-    assert set(state) == {"format", "version", "generator", "config", "weights", "chroma_scale"}
-    assert state["config"]["size"] == SIZE and state["weights"] == "random" and state["chroma_scale"] == 1.0
+    assert state["format"] == "colorlib-generator" and state["version"] == 2
+    assert set(state) == {"format", "version", "generator", "spec", "config", "weights"}
+    assert state["spec"] == SPEC.asdict() and state["config"]["size"] == SIZE and state["weights"] == "random"
     photo = colour_photo(size=(90, 70))
-    expected = np.asarray(cz.colorize(photo, generator, SIZE))
+    expected = np.asarray(cz.colorize(photo, generator, SPEC))
     for path in (checkpoint, export):
-        loaded, size = cz.load_colorizer(path)
-        assert size == SIZE and not loaded.training
-        assert np.array_equal(np.asarray(cz.colorize(photo, loaded, size)), expected)
+        loaded, spec = cz.load_colorizer(path)
+        assert spec == SPEC and not loaded.training
+        assert np.array_equal(np.asarray(cz.colorize(photo, loaded, spec)), expected)
+
+
+def test_a_version_1_export_is_read_with_the_chroma_scale_beside_its_config(checkpoint, export, tmp_path):
+    state = torch.load(export, weights_only=True)
+    old = {key: state[key] for key in ("format", "generator", "config", "weights")}
+    old |= {"version": 1, "chroma_scale": 0.5}
+    torch.save(old, tmp_path / "old.pt")
+    assert cz.load_colorizer(tmp_path / "old.pt")[1] == SPEC.replace(chroma_scale=0.5)
 
 
 @pytest.mark.slow
 def test_a_calibrated_export_paints_with_its_chroma_scale(tmp_path, checkpoint, generator):
     faint = cz.export_generator(checkpoint, tmp_path / "faint.pt", chroma_scale=0.5)
-    assert torch.load(faint, weights_only=True)["chroma_scale"] == 0.5
-    loaded, _ = cz.load_colorizer(faint)
+    assert torch.load(faint, weights_only=True)["spec"]["chroma_scale"] == 0.5
+    loaded, spec = cz.load_colorizer(faint)
     L = torch.linspace(-1, 1, SIZE * SIZE).view(1, 1, SIZE, SIZE)
-    assert loaded.chroma_scale == 0.5 and torch.equal(predict_ab(loaded, L), 0.5 * predict_ab(generator, L))
-    assert cz.load_colorizer(faint, chroma_scale=1.0)[0].chroma_scale == 1.0  # the caller decides
-    assert torch.load(cz.export_generator(faint, tmp_path / "again.pt"), weights_only=True)["chroma_scale"] == 0.5
+    assert spec.chroma_scale == 0.5 and torch.equal(predict_ab(loaded, L, spec=spec), 0.5 * predict_ab(generator, L))
+    assert cz.load_colorizer(faint, chroma_scale=1.0)[1].chroma_scale == 1.0  # the caller decides
+    again = cz.export_generator(faint, tmp_path / "again.pt")
+    assert torch.load(again, weights_only=True)["spec"]["chroma_scale"] == 0.5
     for bad in (-0.5, float("nan")):
         with pytest.raises(ValueError, match="expected a finite number >= 0"):
             cz.load_colorizer(faint, chroma_scale=bad)
@@ -205,10 +215,10 @@ def test_files_that_are_not_generators_are_refused_by_name(tmp_path, export):
     text = tmp_path / "notes.pt"
     text.write_text("not a checkpoint\n")
     torch.save({"discriminator": {}}, tmp_path / "other.pt")
-    future = torch.load(export, weights_only=True) | {"version": 2}
+    future = torch.load(export, weights_only=True) | {"version": 3}
     torch.save(future, tmp_path / "future.pt")
     for name, why in [("notes.pt", "not a checkpoint torch can load"), ("other.pt", "holds no generator"),
-                      ("future.pt", "version 2")]:
+                      ("future.pt", "version 3")]:
         with pytest.raises(cz.CheckpointError, match=why) as error:
             cz.load_colorizer(tmp_path / name)
         assert str(tmp_path / name) in str(error.value)
@@ -226,7 +236,7 @@ def test_a_run_folder_gives_its_shipped_then_its_gan_generator_else_trains_one(t
     lines = []
     trained, scale = stages.checkpoint_for_run(config, run_dir, log=lines.append)
     assert trained == run_dir / stages.PRETRAINED_FILE and scale == 1.0
-    assert cz.load_colorizer(trained)[1] == config.size
+    assert cz.load_colorizer(trained)[1].size == config.size
     assert lines[0] == "no generator in the run folder yet: pretraining one (smoke profile)"
     assert stages.checkpoint_for_run(config, run_dir, log=lines.append) == (trained, 1.0) and len(lines) > 1
     (run_dir / stages.GAN_FILE).write_bytes(trained.read_bytes())
@@ -355,10 +365,10 @@ def test_the_package_api_colorizes_with_a_loaded_generator(export, tmp_path):
     import colorlib
 
     colour_photo(size=(90, 70)).save(tmp_path / "photo.png")
-    generator, size = colorlib.load_colorizer(export)
-    result = colorlib.colorize(tmp_path / "photo.png", generator)  # the training size by default
+    generator, spec = colorlib.load_colorizer(export)
+    result = colorlib.colorize(tmp_path / "photo.png", generator, spec)
     assert result.size == (90, 70)
-    assert np.array_equal(np.asarray(result), np.asarray(colorlib.colorize(tmp_path / "photo.png", generator, size)))
+    assert np.array_equal(np.asarray(result), np.asarray(cz.colorize(tmp_path / "photo.png", generator, SPEC)))
 
 
 def test_command_replaces_an_existing_output_only_with_overwrite(tmp_path, checkpoint, capsys):
@@ -415,7 +425,7 @@ def test_a_photo_too_large_for_the_memory_allowed_is_refused_before_decoding(tmp
     colour_photo().save(tmp_path / "small.png")
     budget = cz.colorize_budget(100_000_000)
     with pytest.raises(ImageRejected, match="needs more memory than allowed") as error:
-        cz.colorize(tmp_path / "large.png", None, SIZE, budget)
+        cz.colorize(tmp_path / "large.png", None, SPEC, budget)
     assert error.value.reason == "too_large" and str(tmp_path / "large.png") in str(error.value)
     assert "3000 x 2000 pixels, 6.0 megapixels: about 0.24 GB to colorize, 0.10 GB allowed" in str(error.value)
     assert command(tmp_path / "large.png", tmp_path / "small.png", "-o", tmp_path / "out", "--checkpoint",
@@ -441,7 +451,7 @@ def test_an_animated_gif_gives_its_first_frame_and_says_so(tmp_path, checkpoint,
     frames = [colour_photo(seed=seed).convert("P") for seed in range(3)]
     frames[0].save(tmp_path / "moving.gif", save_all=True, append_images=frames[1:], duration=100)
     with pytest.warns(UserWarning, match="an animation of 3 frames: only the first is colorized"):
-        cz.colorize(tmp_path / "moving.gif", generator, SIZE)
+        cz.colorize(tmp_path / "moving.gif", generator, SPEC)
     assert command(tmp_path / "moving.gif", "-o", tmp_path / "out", "--checkpoint", checkpoint) == 0
     stderr = capsys.readouterr().err
     assert stderr == f"warning: {tmp_path / 'moving.gif'}: an animation of 3 frames: only the first is colorized\n"

@@ -23,7 +23,7 @@ from colorlib.chapters.ch05_scores import differences_markdown, results_markdown
 from colorlib.chapters.ch06_colorize import colorize_variants, describe_variants, variants_markdown
 from colorlib.config import get_config
 from colorlib.metrics import ciede2000_jnd, colourfulness_word, summarize_with_ci, win_rates
-from colorlib.models import PatchDiscriminator, build_generator
+from colorlib.models import GeneratorSpec, PatchDiscriminator
 from colorlib.splits import Split
 
 HISTORY = [{"epoch": 1, "D_fake": 0.43, "D_real": 0.46, "D": 0.445, "G_GAN": 2.0, "G_L1": 8.0, "G": 10.0,
@@ -116,9 +116,9 @@ def test_grey_ssim_of_a_batch():
 
 
 def test_colorized_variants_are_described():
-    generator, _ = build_generator(32, "never", False)
+    spec = GeneratorSpec(32)
     rgb = np.random.default_rng(0).random((40, 48, 3))
-    variants, colorized = colorize_variants(rgb, generator.eval())
+    variants, colorized = colorize_variants(rgb, spec.build().eval(), spec)
     assert set(colorized) == set(variants) and colorized["original"].shape == rgb.shape
     assert all(np.ptp(image, axis=-1).max() < 1e-3 for image in variants.values())  # grey: L* alone
     table = variants_markdown(variants, colorized, rgb)

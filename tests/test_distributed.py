@@ -12,7 +12,7 @@ from colorlib.dataset import LabTensorDataset
 from colorlib.distributed import Processes, wrap
 from colorlib.models import PatchDiscriminator, build_generator
 from colorlib.runtime import seed_everything
-from colorlib.train import check_finite, fit
+from colorlib.train import StageCheckpoint, check_finite, fit
 from colorlib.trainers import ColorizationGAN
 
 # Validation items (no random flips): the only randomness left is the seeded shuffle.
@@ -31,8 +31,8 @@ def train(processes, checkpoint, micro_batches=1):
     generator = wrap(build_generator(32, imagenet_weights="never", verbose=False)[0], processes, DEVICE)
     discriminator = wrap(PatchDiscriminator(), processes, DEVICE)
     gan = ColorizationGAN(generator, discriminator, micro_batches=micro_batches)
-    history = fit(gan, photos(), 2, CONFIG, DEVICE, checkpoint, "gan", processes, log=lambda line: None,
-                  keep_step_losses=True)
+    history = fit(gan, photos(), 2, CONFIG, DEVICE, StageCheckpoint(checkpoint, "gan"), processes,
+                  log=lambda line: None, keep_step_losses=True)
     return gan.state_dict(), history
 
 

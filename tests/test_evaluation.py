@@ -13,13 +13,14 @@ from colorlib.dataset import ColorizationDataset
 from colorlib.evaluate_checkpoint import evaluate_command
 from colorlib.evaluation import dataset_ab_mean, evaluate_generators, mean_ab_baseline
 from colorlib.metrics import HIGHER_IS_BETTER, mean_ciede2000
-from colorlib.models import build_generator
+from colorlib.models import GeneratorSpec, build_generator
 from colorlib.predict import predict_ab
 from colorlib.runtime import seed_everything
 from colorlib.shipping import shipped_row
 from colorlib.sources import relative_names
 
 SIZE = 64  # the smoke profile's training size
+SPEC = GeneratorSpec(SIZE)
 
 
 def write_photos(folder, n=3):
@@ -109,7 +110,7 @@ def test_per_image_rows_match_a_direct_evaluation(run, evaluated):
         (p.name, model) for p in photos for model in ("grey", "mean_ab", "pretrained", "pretrained_calibrated")
     ]
     assert set(rows[0]) == {"file", "model", *HIGHER_IS_BETTER}
-    direct = evaluate_generators({"pretrained": generator}, photos, SIZE, batch_size=2)
+    direct = evaluate_generators({"pretrained": (generator, SPEC)}, photos, SIZE, batch_size=2)
     model_rows = [r for r in rows if r["model"] == "pretrained"]
     written = [float(r["ciede2000"]) for r in model_rows]
     np.testing.assert_allclose(written, direct["pretrained"]["ciede2000"], rtol=1e-12)
@@ -119,7 +120,7 @@ def test_per_image_rows_match_a_direct_evaluation(run, evaluated):
 def test_an_export_is_scored_at_its_scale_and_calibrated_from_the_colours_as_predicted(run, tmp_path):
     _, checkpoint, photos = run
     export = tmp_path / "colorizer.pt"
-    save_checkpoint(export, **torch.load(checkpoint, weights_only=True), chroma_scale=0.5)
+    save_checkpoint(export, **torch.load(checkpoint, weights_only=True), spec=SPEC.replace(chroma_scale=0.5).asdict())
     lines = []
     scored = [evaluate_command(path, str(photos[0].parent), tmp_path / path.stem, batch_size=2, device="cpu",
                                log=lines.append)["summary"] for path in (checkpoint, export)]
@@ -157,16 +158,17 @@ def test_a_generator_sees_images_at_its_training_size(tmp_path):
     seed_everything(0)
     generator, _ = build_generator(32, imagenet_weights="never", verbose=False)
     L = torch.rand(2, 1, 64, 64) * 2 - 1
-    ab = predict_ab(generator, L, size=32)
+    spec = GeneratorSpec(32)
+    ab = predict_ab(generator, L, spec=spec)
     assert ab.shape == (2, 2, 64, 64)
     small = torch.nn.functional.interpolate(L, size=(32, 32), mode="bilinear", antialias=True)
     expected = torch.nn.functional.interpolate(predict_ab(generator, small), size=(64, 64), mode="bilinear")
     torch.testing.assert_close(ab, expected)
     # Scored at 40 px, the 32 px generator's colours are predicted at 32 px and laid onto 40 px L.
     photos = write_photos(tmp_path / "photos", n=2)
-    scores = evaluate_generators({"model": generator}, photos, 40)
+    scores = evaluate_generators({"model": (generator, spec)}, photos, 40)
     batch = {"L": torch.stack([item["L"] for item in ColorizationDataset(photos, "val", 40)])}
-    direct = predict_ab(generator, batch["L"], size=32)
+    direct = predict_ab(generator, batch["L"], spec=spec)
     ab_true = torch.stack([item["ab"] for item in ColorizationDataset(photos, "val", 40)])
     np.testing.assert_allclose(scores["model"]["ciede2000"],
                                [mean_ciede2000(batch["L"][i].numpy(), direct[i].numpy(), ab_true[i].numpy())

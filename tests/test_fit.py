@@ -10,7 +10,7 @@ from colorlib.config import get_config
 from colorlib.dataset import LabTensorDataset
 from colorlib.models import PatchDiscriminator, build_generator
 from colorlib.runtime import seed_everything
-from colorlib.train import fit
+from colorlib.train import StageCheckpoint, fit
 from colorlib.trainers import ColorizationGAN, L1Pretrainer, one_cycle
 
 CONFIG = get_config("smoke", size=32, batch_size=2, seed=5, channels_last=False)
@@ -32,7 +32,8 @@ def gan():
 
 def train(trainer, checkpoint, epochs, config=CONFIG, **kwargs):
     seed_everything(config.seed)
-    return fit(trainer, dataset(), epochs, config, DEVICE, checkpoint, "gan", log=lambda line: None, **kwargs)
+    return fit(trainer, dataset(), epochs, config, DEVICE, StageCheckpoint(checkpoint, "gan"), log=lambda line: None,
+               **kwargs)
 
 
 def weights(trainer):
@@ -108,21 +109,28 @@ def test_mismatched_config_is_refused_naming_the_fields(tmp_path):
     with pytest.raises(ValueError, match=expected):
         train(gan(), tmp_path / "run.pt", 2, config=other)
     with pytest.raises(ValueError, match="'gan' checkpoint, not 'pretrain'"):
-        fit(L1Pretrainer(gan().generator), dataset(), 2, CONFIG, DEVICE, tmp_path / "run.pt", "pretrain")
+        fit(L1Pretrainer(gan().generator), dataset(), 2, CONFIG, DEVICE,
+            StageCheckpoint(tmp_path / "run.pt", "pretrain"))
     fresh = train(gan(), tmp_path / "run.pt", 1, config=other.replace(resume=False))
     assert [r["epoch"] for r in fresh] == [1]
 
 
 def test_a_finished_pretraining_resumes_under_other_gan_settings_but_not_other_training(tmp_path):
     # Trying another GAN on a finished pretraining must not train the generator again from nothing.
-    generator = gan().generator
-    fit(L1Pretrainer(generator), dataset(), 1, CONFIG, DEVICE, tmp_path / "pre.pt", "pretrain")
+    generator, pretraining = gan().generator, StageCheckpoint(tmp_path / "pre.pt", "pretrain")
+    fit(L1Pretrainer(generator), dataset(), 1, CONFIG, DEVICE, pretraining)
     other_gan = CONFIG.replace(lambda_cross_entropy=10.0, gan_photos=3000, gan_lr=1e-3)
-    history = fit(L1Pretrainer(generator), dataset(), 1, other_gan, DEVICE, tmp_path / "pre.pt", "pretrain")
+    history = fit(L1Pretrainer(generator), dataset(), 1, other_gan, DEVICE, pretraining)
     assert [r["epoch"] for r in history] == [1]  # resumed, finished: nothing trained again
     with pytest.raises(ValueError, match="pretrain_lr: checkpoint 0.0001, now 0.001"):
-        fit(L1Pretrainer(generator), dataset(), 1, CONFIG.replace(pretrain_lr=1e-3), DEVICE, tmp_path / "pre.pt",
-            "pretrain")
+        fit(L1Pretrainer(generator), dataset(), 1, CONFIG.replace(pretrain_lr=1e-3), DEVICE, pretraining)
+
+
+def test_a_checkpoint_of_other_photos_is_not_resumed(tmp_path):
+    generator, path = gan().generator, tmp_path / "pre.pt"
+    fit(L1Pretrainer(generator), dataset(), 1, CONFIG, DEVICE, StageCheckpoint(path, "pretrain", "photos A"))
+    with pytest.raises(ValueError, match="pre.pt was trained on other photos or from other weights"):
+        fit(L1Pretrainer(generator), dataset(), 2, CONFIG, DEVICE, StageCheckpoint(path, "pretrain", "photos B"))
 
 
 @pytest.mark.slow
@@ -185,7 +193,8 @@ def test_scheduled_pretraining_on_crops_resumes_bit_identical(tmp_path):
     def run(trainer, checkpoint, epochs, **kwargs):
         seed_everything(config.seed)
         crops = LabTensorDataset(dataset().lab, "train", crop_size=16, min_scale=0.5)
-        return fit(trainer, crops, epochs, config, DEVICE, checkpoint, "pretrain", log=lambda line: None, **kwargs)
+        return fit(trainer, crops, epochs, config, DEVICE, StageCheckpoint(checkpoint, "pretrain"),
+                   log=lambda line: None, **kwargs)
 
     straight = pretrainer()
     run(straight, tmp_path / "straight.pt", 2)

@@ -44,12 +44,14 @@ def show_run_comparison(split, config, run_dir, n=6):
     batch = next(iter(photo_batches(split.val[:n], config.photo_size, n)))
     labels = {"pretrained": "pretrained, " + ("L1" if config.head == "regression" else "classification"),
               "gan": "GAN"}
-    predictions = {labels[name]: generator_ab(generator, batch["L"]) for name, generator in generators.items()}
+    predictions = {labels[name]: generator_ab(generator, spec, batch["L"])
+                   for name, (generator, spec) in generators.items()}
     shipped = shipped_generator(run_dir)
     if shipped and shipped[0] in generators:
         name, scale = shipped
         label = f"shipped: {name}" + (f" x {scale:g}" if scale != 1.0 else "")
-        predictions[label] = scale * generator_ab(generators[name], batch["L"])
+        generator, spec = generators[name]
+        predictions[label] = generator_ab(generator, spec.replace(chroma_scale=scale), batch["L"])
     return show_comparison(batch["L"], predictions, batch["ab"], n=n)
 
 

@@ -8,16 +8,15 @@ from colorlib.metrics import colourfulness, colourfulness_word
 from colorlib.plots import show_images
 
 
-def colorize_variants(rgb, generator, size=None):
+def colorize_variants(rgb, generator, spec):
     """A photo's contrast variants (notebook 02), each as the generator sees it and as it colours it.
 
     Parameters
     ----------
     rgb : ndarray, shape (H, W, 3), float in [0, 1]
     generator : nn.Module
-        From :func:`colorlib.colorizer.load_colorizer`.
-    size : int, optional
-        As in :func:`colorlib.colorizer.colorize`.
+    spec : colorlib.models.GeneratorSpec
+        Both from :func:`colorlib.colorizer.load_colorizer`.
 
     Returns
     -------
@@ -28,7 +27,7 @@ def colorize_variants(rgb, generator, size=None):
     from colorlib.preprocessing import grey_with_lightness, lightness_variants
 
     variants = {name: grey_with_lightness(L) for name, L in lightness_variants(rgb).items()}
-    return variants, {name: np.asarray(colorize(image, generator, size)) / 255.0 for name, image in variants.items()}
+    return variants, {name: np.asarray(colorize(image, generator, spec)) / 255.0 for name, image in variants.items()}
 
 
 def variants_markdown(variants, colorized, photo=None):
@@ -114,14 +113,14 @@ def crop_slices(shape, box):
     return rows, slice(round(left * width), round(right * width))
 
 
-def show_resolution_comparison(path, generator, size, box):
+def show_resolution_comparison(path, generator, spec, box):
     """A crop of the photo, of the model-size output resized up, and of the full-resolution result."""
     photo = read_photo(path)
     crop = crop_slices(photo.shape, box)
-    images = [photo, np.asarray(colorize_at_model_size(photo, generator, size)),
-              np.asarray(colorize(photo, generator, size))]
-    titles = ["photo", f"colorized at {size} px, resized up",
-              f"colour at {size} px, L* at {photo.shape[1]} x {photo.shape[0]}"]
+    images = [photo, np.asarray(colorize_at_model_size(photo, generator, spec)),
+              np.asarray(colorize(photo, generator, spec))]
+    titles = ["photo", f"colorized at {spec.size} px, resized up",
+              f"colour at {spec.size} px, L* at {photo.shape[1]} x {photo.shape[0]}"]
     return show_images([image[crop] for image in images], titles, ncols=3, size=3.5)
 
 
