@@ -90,15 +90,27 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_pat
     for ours, theirs in zip(history, ddp["history"]):
         for loss in ("D_fake", "D_real", "G_GAN", "G_L1"):
             assert abs(ours[loss] - theirs[loss]) <= 3e-3 * abs(ours[loss]), (ours["epoch"], loss)
-    # The same weights, up to those sign flips: a few lr for a tiny share of the weights only.
+    # The same weights, up to those sign flips: no weight more than a few lr apart, and the two
+    # runs' weights far closer to each other than to where training started. How close depends on
+    # the machine again: 2% (discriminator) and 12% (generator) of the distance training moved
+    # them on one image; batch norm over the whole batch instead of each part gave 74% and 76%.
     steps, lr = len(history) * 2, CONFIG.gan_lr
+    start = initial_state()
     for name in ("generator", "discriminator"):
-        ours = torch.cat([v.flatten() for k, v in state[name].items() if is_weight(k, v)])
-        theirs = torch.cat([ddp["state"][name][k].flatten() for k, v in state[name].items() if is_weight(k, v)])
+        keys = [k for k, v in state[name].items() if is_weight(k, v)]
+        ours, theirs, initial = (torch.cat([weights[name][k].flatten() for k in keys])
+                                 for weights in (state, ddp["state"], start))
         differences = (ours - theirs).abs()
         assert differences.max() <= 2 * steps * lr, name
-        assert (differences > 1e-5).float().mean() < 0.01, name
+        assert differences.norm() < 0.3 * (ours - initial).norm(), name
     assert (tmp_path / "ddp.pt").is_file()  # written by rank 0 alone
+
+
+def initial_state():
+    """The networks' weights before training, as :func:`train` builds them."""
+    seed_everything(CONFIG.seed)
+    generator = build_generator(32, imagenet_weights="never", verbose=False)[0]
+    return {"generator": generator.state_dict(), "discriminator": PatchDiscriminator().state_dict()}
 
 
 def is_weight(key, value):
