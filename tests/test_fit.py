@@ -57,6 +57,7 @@ def test_two_runs_with_one_seed_are_identical(tmp_path):
     assert_identical(weights(first), weights(second))
 
 
+@pytest.mark.slow
 def test_step_losses_are_kept_per_step_when_asked_and_average_to_the_epoch_mean(tmp_path):
     history = train(gan(), tmp_path / "run.pt", 2, keep_step_losses=True)
     for record in history:  # 6 photos in batches of 2: three steps an epoch, equal weights

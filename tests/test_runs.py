@@ -31,6 +31,7 @@ def photos(tmp_path_factory):
     return tiny_photos(root / "main", 1_000, 0), tiny_photos(root / "extra", 4_000, 1)
 
 
+@pytest.mark.slow  # splits 5,000 photos, as notebook 01 does
 def test_the_cpu_profile_bounds_its_training_over_5000_photos(photos, tmp_path):
     main, extra = photos
     budget = splits.work_budget(PROFILES["cpu"])
@@ -42,6 +43,7 @@ def test_the_cpu_profile_bounds_its_training_over_5000_photos(photos, tmp_path):
     assert splits.training_work(split, config)["total"] <= budget
 
 
+@pytest.mark.slow  # splits 5,000 photos, as notebook 01 does
 def test_n_images_bounds_the_training_side_extra_photos_included(photos, tmp_path):
     main, extra = photos
     config = get_config("cpu", data=str(main), extra_train_data=str(extra), size=8, load_size=0, n_images=2_000)
@@ -56,6 +58,7 @@ def test_n_images_bounds_the_training_side_extra_photos_included(photos, tmp_pat
     assert splits.draw_extra(extra_paths, None, 98) == extra_paths == splits.draw_extra(extra_paths, 10, 98)
 
 
+@pytest.mark.slow  # splits 5,000 photos, as notebook 01 does
 def test_a_source_smaller_than_n_images_gives_all_its_photos(photos, tmp_path):
     config = get_config("cpu", data=str(photos[0]), size=8, load_size=0)
     split = stages.make_split(config, tmp_path, log=lambda line: None)
