@@ -1,4 +1,4 @@
-"""Where and how computation runs: seeding, device choice and mixed precision."""
+"""Where and how computation runs: seeding and the random-number state, device choice and mixed precision."""
 import contextlib
 import ctypes
 import ctypes.util
@@ -96,3 +96,27 @@ def autocast(device, precision):
         dtype = torch.bfloat16 if precision == "bf16" else torch.float16
         return torch.autocast(device_type=device.type, dtype=dtype)
     return contextlib.nullcontext()
+
+
+def rng_state():
+    """Python, numpy and torch RNG states as plain data (loadable with weights_only=True)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    numpy_state = [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss]
+    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state):
+    random.setstate(_as_tuples(state["python"]))
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _as_tuples(value):
+    # random.setstate wants the nested tuples that getstate gave; a checkpoint may hold lists.
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value

@@ -6,21 +6,19 @@ checkpoint after every epoch (and on an interrupt), resumes exactly from one, an
 first non-finite loss or weight.
 """
 import dataclasses
-import random
 import signal
 import threading
 import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
 from colorlib.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from colorlib.dataset import seed_worker
 from colorlib.distributed import Processes, any_process, average, unwrap
-from colorlib.runtime import keep_freed_memory
+from colorlib.runtime import keep_freed_memory, rng_state, set_rng_state
 
 # Config fields that may change between a run and its resumption: they do not change what
 # the finished epochs computed.
@@ -320,30 +318,6 @@ def config_differences(saved, current, ignore=()):
     """{field: (saved, current)} for fields that differ and matter to a resumed run (``ignore``: more that do not)."""
     return {k: (saved.get(k), current.get(k)) for k in sorted(set(saved) | set(current))
             if k not in RESUMABLE_CHANGES and k not in ignore and saved.get(k) != current.get(k)}
-
-
-def rng_state():
-    """Python, numpy and torch RNG states as plain data (loadable with weights_only=True)."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    numpy_state = [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss]
-    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state):
-    random.setstate(_as_tuples(state["python"]))
-    kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _as_tuples(value):
-    # random.setstate wants the nested tuples that getstate gave; a checkpoint may hold lists.
-    return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
 def format_record(record, epochs, speed=True):
