@@ -78,13 +78,15 @@ def test_takeaways_name_the_shipped_row_and_its_colour(scores):
 def test_figures_draw(scores):
     summary = summarize_with_ci(scores, n_resamples=200)
     assert len(plots.plot_differences_from_baseline(summary, win_rates(scores)).axes) == 2
-    assert len(ch04_gan.plot_gan_losses(HISTORY).axes) == 2
-    assert len(ch04_gan.plot_gan_losses(HISTORY + [{**HISTORY[0], "epoch": 2}]).axes) == 2
+    assert len(ch04_gan.plot_gan_losses(HISTORY).axes) == 3
+    assert len(ch04_gan.plot_gan_losses(HISTORY + [{**HISTORY[0], "epoch": 2}]).axes) == 3
     steps = {key: [0.5 + 0.01 * i for i in range(30)] for key in ("D_fake", "D_real", "D", "G_GAN", "G_L1", "G")}
     per_step = [{**HISTORY[0], "step_losses": steps}, {**HISTORY[0], "epoch": 2, "step_losses": steps}]
-    discriminator, generator = ch04_gan.plot_gan_losses(per_step, window=20).axes
+    discriminator, adversarial, reconstruction = ch04_gan.plot_gan_losses(per_step, window=20).axes
     assert discriminator.get_xlabel() == "step" and len(discriminator.lines) == 2 * 3 + 1 + 1  # raw, mean; epoch; log 2
-    assert len(generator.lines) == 2 * 3 + 1 + 1 and len(generator.lines[1].get_xdata()) == 60 - 19
+    assert len(adversarial.lines) == 2 + 1 + 1
+    assert adversarial.get_legend_handles_labels()[1] == ["G_GAN (mean of 20 steps)"]
+    assert len(reconstruction.lines) == 2 * 2 + 1 and len(reconstruction.lines[1].get_xdata()) == 60 - 19  # no log 2
 
 
 def test_patchgan_sees_70_pixels():

@@ -131,20 +131,26 @@ def describe_gan_balance(history):
 
 
 def plot_gan_losses(history, window=20):
-    """The GAN's losses: the discriminator's (D_*) and the generator's (G_*) keys a history holds.
+    """The GAN's losses, in three panels: the discriminator's (D_*), the generator's GAN term, and the rest of its loss.
 
-    Per step when the history keeps ``step_losses`` (each step faint, its running mean over
-    ``window`` steps solid, epoch boundaries dotted); otherwise per-epoch curves, or one bar per
-    loss for a single epoch. The dashed line is log 2, the loss of a discriminator that cannot
-    tell (logit 0), for the D_* losses and G_GAN alike.
+    The generator's GAN term (about log 2) has a panel of its own: beside its weighted
+    reconstruction term (tens) it would be a flat line at the bottom. Per step when the history
+    keeps ``step_losses`` (each step faint, its running mean over ``window`` steps solid, epoch
+    boundaries dotted); otherwise per-epoch curves, or one bar per loss for a single epoch. The
+    dashed line is log 2, the loss of a discriminator that cannot tell (logit 0), for the D_*
+    losses and G_GAN alike.
     """
     chance = float(np.log(2))
-    groups = {"discriminator": [k for k in history[-1] if k.startswith("D")],
-              "generator": [k for k in history[-1] if k.startswith("G_") or k == "G"]}
+    generator = [k for k in history[-1] if k.startswith("G_") or k == "G"]
+    groups = {"discriminator losses": [k for k in history[-1] if k.startswith("D")],
+              "generator's GAN term": [k for k in generator if k == "G_GAN"],
+              "generator's reconstruction and total": [k for k in generator if k != "G_GAN"]}
     per_step = all("step_losses" in record for record in history)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
     epochs = [record["epoch"] for record in history]
-    for ax, (name, keys) in zip(axes, groups.items()):
+    colours = {"discriminator losses": "tab:blue", "generator's GAN term": "tab:orange"}
+    for ax, (title, keys) in zip(axes, groups.items()):
+        adversarial = title in colours
         if per_step:
             _plot_steps(ax, history, keys, window)
         elif len(history) > 1:
@@ -155,14 +161,15 @@ def plot_gan_losses(history, window=20):
             ax.legend()
         else:
             values = [history[-1][key] for key in keys]
-            bars = ax.bar(keys, values, color="tab:blue" if name == "discriminator" else "tab:orange")
+            bars = ax.bar(keys, values, color=colours.get(title, "tab:green"))
             ax.bar_label(bars, fmt="%.3f")
             ax.set_xlabel(f"mean over epoch {epochs[0]}")
-            ax.set_ylim(0, 1.15 * max(*values, chance))  # room for the labels and the log 2 line
-        ax.axhline(chance, color="grey", linestyle="--", linewidth=1)
-        ax.annotate("log 2: cannot tell", (0.02, chance), xycoords=("axes fraction", "data"),
-                    xytext=(0, 3), textcoords="offset points", color="grey", fontsize=9)
-        ax.set_title(f"{name} losses")
+            ax.set_ylim(0, 1.15 * max(*values, chance if adversarial else 0))  # room for the labels (and log 2)
+        if adversarial:
+            ax.axhline(chance, color="grey", linestyle="--", linewidth=1)
+            ax.annotate("log 2: cannot tell", (0.02, chance), xycoords=("axes fraction", "data"),
+                        xytext=(0, 3), textcoords="offset points", color="grey", fontsize=9)
+        ax.set_title(title)
     fig.tight_layout()
     return fig
 
