@@ -165,19 +165,20 @@ def generator_spec(state, path):
     """The :class:`~colorlib.models.GeneratorSpec` a checkpoint's generator was saved with.
 
     A checkpoint written before specs were saved gives the spec of its config, with the chroma
-    scale an export carried beside it.
+    scale an export carried beside it; a spec that lacks fields takes them from the config.
+    The config is read (and checked) by the caller: :func:`check_checkpoint` with ``"config"``.
 
     Raises
     ------
     CheckpointError
         Naming the file, when the spec is not a valid one.
     """
+    config = checkpoint_config(state, path)
+    saved = state.get("spec", {})
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path}: its generator spec is a {type(saved).__name__}; expected a dict")
     try:
-        if "spec" in state:
-            if not isinstance(state["spec"], dict):
-                raise ValueError(f"its spec is a {type(state['spec']).__name__}, expected a dict")
-            return GeneratorSpec(**state["spec"])
-        return GeneratorSpec.of_config(checkpoint_config(state, path), state.get("chroma_scale", 1.0))
+        return GeneratorSpec(**{**GeneratorSpec.of_config(config, state.get("chroma_scale", 1.0)).asdict(), **saved})
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: its generator spec is not valid ({error})") from None
 

@@ -26,7 +26,7 @@ from colorlib.checkpoints import (
 )
 from colorlib.images import MemoryBudget, Picture, available_memory, read_picture, split_alpha
 from colorlib.lab import AB_SCALE, fit_to_gamut, lab_to_rgb, lab_to_rgb8, lightness8
-from colorlib.predict import predict_ab
+from colorlib.predict import check_spec, predict_ab
 from colorlib.sources import list_images, package_photo_paths
 
 EXPORT_FORMAT = "colorlib-generator"
@@ -71,8 +71,12 @@ def read_checkpoint(path, mmap=False):
     state = load_checkpoint(path, mmap=mmap, expected=EXPECTED)  # the one loader that checks the form
     if not ("generator" in state and "config" in state):
         raise CheckpointError(f"{path} holds no generator and config; expected {EXPECTED}")
-    if "format" in state and (state["format"] != EXPORT_FORMAT or state.get("version") not in EXPORT_VERSIONS):
-        raise CheckpointError(f"{path} is format {state['format']!r} version {state.get('version')}; "
+    version = state.get("version")
+    if "format" in state and (state["format"] != EXPORT_FORMAT or type(version) is not int
+                              or version not in EXPORT_VERSIONS):
+        raise CheckpointError(f"{path} is format {state['format']!r} version {version!r}; expected {EXPECTED}")
+    if "format" in state and version >= 2 and "spec" not in state:
+        raise CheckpointError(f"{path} is an export of version {version} without its generator spec; "
                               f"expected {EXPECTED}")
     check_checkpoint(state, path, ("generator", "config"), EXPECTED)
     generator_spec(state, path)
@@ -220,6 +224,7 @@ def colorize(image, generator, spec, memory=None):
     ImageRejected
         For a file that cannot be read, or would need more memory than allowed.
     """
+    check_spec(spec)
     if isinstance(image, (str, os.PathLike)) and memory is None:
         memory = colorize_budget()
     picture = read_input(image, memory)

@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import io
 import math
+import numbers
 import warnings
 from pathlib import Path
 
@@ -143,8 +144,14 @@ class GeneratorSpec:
     normalisation: str = NORMALISATION
 
     def __post_init__(self):
-        if not (isinstance(self.size, int) and self.size > 0):
+        if isinstance(self.size, bool) or not (isinstance(self.size, numbers.Integral) and self.size > 0):
             raise ValueError(f"generator size {self.size!r}: expected a positive whole number of pixels")
+        temperature = self.temperature
+        if isinstance(temperature, bool) or not (isinstance(temperature, numbers.Real) and math.isfinite(temperature)
+                                                 and temperature > 0):
+            raise ValueError(f"generator temperature {temperature!r}: expected a finite number > 0")
+        if not isinstance(self.freeze_encoder_bn, bool):
+            raise ValueError(f"freeze_encoder_bn {self.freeze_encoder_bn!r}: expected True or False")
         if self.encoder not in ENCODERS or self.head not in HEADS:
             raise ValueError(f"generator encoder {self.encoder!r} and head {self.head!r}: "
                              f"expected one of {ENCODERS} and one of {HEADS}")
@@ -154,7 +161,10 @@ class GeneratorSpec:
         if self.normalisation != NORMALISATION:
             raise ValueError(f"a generator normalised as {self.normalisation!r}; this colorlib feeds and reads "
                              f"{NORMALISATION!r}")
-        object.__setattr__(self, "chroma_scale", float(scale))
+        # Plain Python numbers (not numpy's): a checkpoint holds plain data.
+        for name, value in (("size", int(self.size)), ("temperature", float(temperature)),
+                            ("chroma_scale", float(scale))):
+            object.__setattr__(self, name, value)
 
     @classmethod
     def of_config(cls, config, chroma_scale=1.0):

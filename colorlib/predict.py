@@ -2,6 +2,7 @@
 import torch
 import torch.nn.functional as F
 
+from colorlib.models import GeneratorSpec
 from colorlib.runtime import autocast
 
 
@@ -28,6 +29,8 @@ def predict_ab(generator, L, precision="fp32", batch_size=16, spec=None):
     -------
     Tensor, shape (N, 2, H, W), float32, on the CPU
     """
+    if spec is not None:
+        check_spec(spec)
     device = next(generator.parameters()).device
     size, chroma_scale = (None, 1.0) if spec is None else (spec.size, spec.chroma_scale)
     was_training = generator.training
@@ -42,6 +45,13 @@ def predict_ab(generator, L, precision="fp32", batch_size=16, spec=None):
         return torch.cat(chunks)
     finally:
         generator.train(was_training)
+
+
+def check_spec(spec):
+    """Refuse anything but a :class:`colorlib.models.GeneratorSpec` (an int size, as colorlib once took)."""
+    if not isinstance(spec, GeneratorSpec):
+        raise TypeError(f"expected a GeneratorSpec (from colorlib.load_colorizer), got {spec!r}; "
+                        "for another square than the training size, pass spec.replace(size=...)")
 
 
 def resized(images, size):

@@ -217,8 +217,11 @@ def test_files_that_are_not_generators_are_refused_by_name(tmp_path, export):
     torch.save({"discriminator": {}}, tmp_path / "other.pt")
     future = torch.load(export, weights_only=True) | {"version": 3}
     torch.save(future, tmp_path / "future.pt")
+    torch.save(future | {"version": True}, tmp_path / "not_a_version.pt")
+    torch.save({key: value for key, value in future.items() if key != "spec"} | {"version": 2}, tmp_path / "no_spec.pt")
     for name, why in [("notes.pt", "not a checkpoint torch can load"), ("other.pt", "holds no generator"),
-                      ("future.pt", "version 3")]:
+                      ("future.pt", "version 3"), ("not_a_version.pt", "version True"),
+                      ("no_spec.pt", "version 2 without its generator spec")]:
         with pytest.raises(cz.CheckpointError, match=why) as error:
             cz.load_colorizer(tmp_path / name)
         assert str(tmp_path / name) in str(error.value)
@@ -456,3 +459,10 @@ def test_an_animated_gif_gives_its_first_frame_and_says_so(tmp_path, checkpoint,
     stderr = capsys.readouterr().err
     assert stderr == f"warning: {tmp_path / 'moving.gif'}: an animation of 3 frames: only the first is colorized\n"
     assert Image.open(tmp_path / "out" / "moving.gif").size == (80, 64)
+
+
+def test_an_int_size_where_a_spec_belongs_is_refused_before_the_photo_is_read(generator, tmp_path):
+    with pytest.raises(TypeError, match=r"expected a GeneratorSpec .* spec.replace\(size=...\)"):
+        cz.colorize(tmp_path / "not_read.png", generator, SIZE)
+    with pytest.raises(TypeError, match="expected a GeneratorSpec"):
+        predict_ab(generator, torch.zeros(1, 1, SIZE, SIZE), "fp32", 1, SIZE)

@@ -1,14 +1,18 @@
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from colorlib.losses import GANLoss
 from colorlib.models import (
+    GeneratorSpec,
     PatchDiscriminator,
     build_generator,
     count_parameters,
     describe_layers,
+    encoder_of,
 )
+from colorlib.runtime import seed_everything
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +103,23 @@ def test_a_new_generator_is_wholly_in_training_mode():
     # DynamicUnet's dummy forward leaves the encoder in eval mode; training must not start so.
     generator, _ = build_generator(32, "never", verbose=False)
     assert all(module.training for module in generator.modules())
+
+
+def test_a_generator_spec_holds_plain_checked_values():
+    spec = GeneratorSpec(np.int64(64), temperature=np.float32(0.5))  # numpy numbers, as a Config may hold
+    assert type(spec.size) is int and type(spec.temperature) is float and spec.asdict()["size"] == 64
+    assert spec.replace(chroma_scale=0.5).chroma_scale == 0.5 and spec.chroma_scale == 1.0  # frozen: a copy
+    for bad, why in [({"size": True}, "generator size True"), ({"size": 0}, "generator size 0"),
+                     ({"temperature": 0.0}, "temperature 0.0"), ({"temperature": float("nan")}, "temperature nan"),
+                     ({"freeze_encoder_bn": "false"}, "freeze_encoder_bn 'false'"),
+                     ({"encoder": "vgg16"}, "encoder 'vgg16'")]:
+        with pytest.raises(ValueError, match=why):
+            GeneratorSpec(**{"size": 64, **bad})
+
+
+def test_a_spec_builds_the_network_its_weights_fit():
+    spec = GeneratorSpec(32, freeze_encoder_bn=True)
+    seed_everything(0)
+    generator = spec.build()
+    assert generator.eval()(torch.zeros(1, 1, 32, 32)).shape == (1, 2, 32, 32)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in encoder_of(generator).modules())  # frozen norms

@@ -29,7 +29,7 @@ def show_validation_examples(indices, split, config, generators, scores, model, 
     chosen = {metric: values[indices] for metric, values in scores[model].items()}
     if not indices:
         return show_ranked(None, None, None, [], chosen)
-    wanted = {name: generator for name, generator in generators.items() if name == model}
+    wanted = {name: pair for name, pair in generators.items() if name == model}
     batch = examples([split.val[i] for i in indices], wanted, config.photo_size, train_ab_mean)
     return show_ranked(batch["L"], batch[model], batch["ab"], range(len(indices)), chosen)
 
