@@ -165,8 +165,8 @@ def generator_spec(state, path):
     """The :class:`~colorlib.models.GeneratorSpec` a checkpoint's generator was saved with.
 
     A checkpoint written before specs were saved gives the spec of its config, with the chroma
-    scale an export carried beside it; a spec that lacks fields takes them from the config.
-    The config is read (and checked) by the caller: :func:`check_checkpoint` with ``"config"``.
+    scale an export carried beside it; a spec that lacks fields takes them from the config
+    (read and checked by :func:`checkpoint_config`).
 
     Raises
     ------

@@ -204,9 +204,9 @@ def train_gan(split, config, run_dir, show=None, log=print):
     seed_everything(config.seed)
     device, precision, processes = runtime(config)
     generator, spec, pretrained = load_generator(Path(run_dir) / PRETRAINED_FILE, device)
-    if spec != GeneratorSpec.of_config(config):
+    if spec != (expected := GeneratorSpec.of_config(config)):
         raise ValueError(f"{PRETRAINED_FILE} in {run_dir} is a generator of {spec}, not of this config's "
-                         f"{GeneratorSpec.of_config(config)}: use the run folder of its own config")
+                         f"{expected}: use the run folder of its own config")
     if not pretrained.get("complete", False):
         raise RuntimeError(f"pretraining in {run_dir} stopped after epoch {pretrained['epoch']}: "
                            "finish it (rerun notebook 03) before training the GAN")
