@@ -9,10 +9,12 @@ spec and weights its checkpoint carries.
 """
 import contextlib
 import dataclasses
+import errno
 import functools
 import inspect
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -55,10 +57,27 @@ def _write_atomically(path, write):
             os.fsync(file.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if _disk_full(error):
+            free = shutil.disk_usage(path.parent).free / 2**20
+            raise OSError(errno.ENOSPC, f"no space left on the disk to write {path} ({free:.0f} MB free); "
+                          "the file it would replace is kept as it was", str(path)) from error
         raise
+
+
+def _disk_full(error):
+    """Whether error, or one it was raised while handling, is 'No space left on device'.
+
+    torch.save reports a full disk as a RuntimeError about zip positions, raised while handling
+    the OSError that says what happened.
+    """
+    while error is not None:
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def save_json(path, data):

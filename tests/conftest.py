@@ -1,4 +1,5 @@
 """Shared fixtures: real image files of every kind the data path must cope with."""
+import shutil
 import struct
 import zlib
 
@@ -11,6 +12,24 @@ from PIL import Image
 def private_cache(tmp_path_factory, monkeypatch):
     """Keep the Lab tensor cache of each test session out of the user's cache folder."""
     monkeypatch.setenv("COLORLIB_CACHE", str(tmp_path_factory.getbasetemp() / "lab-cache"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_folders_removed(tmp_path_factory):
+    """Remove the folders a module's fixtures made (runs, checkpoints) once its tests are done.
+
+    pytest keeps every ``tmp_path_factory.mktemp`` folder to the session's end, and a run folder's
+    checkpoints take hundreds of megabytes: the whole session would need more disk than some
+    machines have. The Lab cache is shared by the session and stays.
+    """
+    base = tmp_path_factory.getbasetemp()
+    before = set(base.iterdir())
+    yield
+    for folder in set(base.iterdir()) - before:
+        if folder.is_symlink():  # pytest's "<name>current" link to the newest folder of a name
+            folder.unlink()
+        elif folder.name != "lab-cache" and not folder.name.startswith("test_"):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def colour_photo(size=(80, 64), seed=0):

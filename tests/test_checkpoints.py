@@ -1,11 +1,13 @@
 """Checkpoints that are never lost, torn or trusted blindly: NaN weights, two writers, malformed files."""
+import errno
 import multiprocessing
+import os
 
 import pytest
 import torch
 from torch import nn
 
-from colorlib import colorizer, stages
+from colorlib import checkpoints, colorizer, stages
 from colorlib.checkpoints import CheckpointError, load_checkpoint, load_json, run_lock, save_checkpoint, save_json
 from colorlib.config import get_config
 from colorlib.dataset import LabTensorDataset
@@ -147,6 +149,41 @@ def test_a_failed_save_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     assert load_checkpoint(path) == {"i": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["gan.pt"]
 
+
+
+class _DiskFillsUp:
+    """A file whose disk is full after its first 1,000 bytes, as the operating system reports it."""
+
+    def __init__(self, file):
+        self.file, self.room = file, 1000
+
+    def write(self, data):
+        if len(data) > self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= len(data)
+        return self.file.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *error):
+        self.file.close()
+
+
+def test_a_full_disk_is_named_and_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "gan.pt"
+    save_checkpoint(path, i=1)
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(checkpoints.os, "fdopen", lambda fd, mode: _DiskFillsUp(real_fdopen(fd, mode)))
+    with pytest.raises(OSError, match=r"no space left on the disk to write .*gan\.pt \(\d+ MB free\)") as raised:
+        save_checkpoint(path, weights=torch.zeros(10_000))  # torch.save says 'unexpected pos', not why
+    assert raised.value.errno == errno.ENOSPC
+    monkeypatch.undo()
+    assert load_checkpoint(path) == {"i": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["gan.pt"]
 
 def _hold_lock(run_dir, locked, release):
     with run_lock(run_dir):

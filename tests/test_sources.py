@@ -123,8 +123,8 @@ def test_unreadable_sub_folders_are_named(tmp_path, monkeypatch):
     if os.geteuid() == 0:  # root reads any folder: refuse this one as the system refuses a user
         scandir = os.scandir
 
-        def refuse(path="."):
-            if os.fspath(path).endswith("locked"):
+        def refuse(path="."):  # path may be a folder's descriptor: shutil.rmtree opens folders by one
+            if not isinstance(path, int) and os.fspath(path).endswith("locked"):
                 raise PermissionError(13, "Permission denied", os.fspath(path))
             return scandir(path)
 
