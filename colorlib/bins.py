@@ -122,6 +122,29 @@ def annealed_mean(logits, centres, temperature=TEMPERATURE):
     return torch.einsum("nqhw,qc->nchw", probabilities, centres)
 
 
+def sampled_logits(net, L, dy, dx, step):
+    """``net(L)[:, :, dy::step, dx::step]``, with a last pointwise layer run at those pixels only.
+
+    The loss needs the scores of a quarter of the pixels (``step=2``) about as much as of all of
+    them: neighbouring pixels share their colour, and the paper itself scores a quarter of the
+    resolution. A fastai DynamicUnet ends in a 1 x 1 convolution to the bins, which commutes
+    with taking pixels, so it is run only there: at full resolution that layer, the softmax and
+    the loss were a third of a cpu training step. Any other net is run in full, then sampled.
+    """
+    layers = getattr(net, "layers", None)
+    last = layers[-2] if layers is not None and len(layers) > 2 else None  # DynamicUnet: ..., 1x1 conv, ToTensorBase
+    conv = last[0] if isinstance(last, nn.Sequential) and len(last) == 1 else None
+    if not (isinstance(conv, nn.Conv2d) and conv.kernel_size == (1, 1) and conv.stride == (1, 1)):
+        return net(L)[:, :, dy::step, dx::step]
+    x = L
+    for layer in layers[:-2]:  # as fastai's SequentialEx runs them: each layer may read the input as .orig
+        x.orig = L
+        out = layer(x)
+        x.orig, out.orig = None, None
+        x = out
+    return layers[-1](last(x[:, :, dy::step, dx::step]))
+
+
 class BinnedColour(nn.Module):
     """A network scoring a*b* bins per pixel, seen from outside as a generator of ab.
 
@@ -162,17 +185,28 @@ class BinnedColour(nn.Module):
         self.log_prior.copy_(prior.clamp_min(1e-8).log())
         self.weights.copy_(rebalancing_weights(prior, rebalance))
 
-    def scores(self, L):
-        """Per-pixel scores (logits) of the bins, (N, Q, H, W)."""
-        return self.net(L).float() + self.log_prior.view(1, -1, 1, 1)
+    def scores(self, L, sample=None):
+        """Per-pixel scores (logits) of the bins, (N, Q, H, W); with ``sample``, at those pixels only.
 
-    def forward(self, L, ab=None, decode=True):
+        ``sample`` is ``(dy, dx, step)``: the pixels ``[dy::step, dx::step]``, one per
+        ``step`` x ``step`` block (see :func:`sampled_logits`).
+        """
+        logits = self.net(L) if sample is None else sampled_logits(self.net, L, *sample)
+        return logits.float() + self.log_prior.view(1, -1, 1, 1)
+
+    def forward(self, L, ab=None, decode=True, sample=None):
         """Normalised ab for L; given the true ``ab`` too, ``(ab for L, classification loss)``.
 
         One call scores the bins once for both, and goes through DistributedDataParallel's
         forward when the module is wrapped in it. ``decode=False`` skips the annealed mean
-        (``(None, loss)``): pretraining needs only the loss.
+        (``(None, loss)``): pretraining needs only the loss, which ``sample=(dy, dx, step)``
+        takes at one pixel of each ``step`` x ``step`` block (``decode=False`` only).
         """
+        if sample is not None:
+            if decode or ab is None:
+                raise ValueError("sample scores the loss at some pixels only: it needs ab and decode=False")
+            dy, dx, step = sample
+            return None, self.loss_of_scores(self.scores(L, sample), ab[:, :, dy::step, dx::step])
         scores = self.scores(L)
         fake = annealed_mean(scores, self.centres, self.temperature) if decode else None
         if ab is None:

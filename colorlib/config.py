@@ -29,6 +29,7 @@ class Config:
     head: str = "regression"  # regression (ab with L1, the capstone's) | classification (binned ab, Zhang et al.)
     rebalance: float = 0.5  # classification: share of the uniform distribution in the class weights (1: none)
     temperature: float = 0.38  # classification: of the annealed mean that decodes the bins' scores
+    loss_stride: int = 1  # classification: pretraining's loss takes one pixel of each stride x stride block
     encoder_lr_scale: float = 1.0  # the encoder's peak learning rate as a share of pretrain_lr
     freeze_encoder_bn: bool = False  # keep the encoder's ImageNet batch-norm statistics and affines fixed
     pretrain_epochs: int = 2
@@ -56,7 +57,7 @@ class Config:
     def __post_init__(self):
         # Checked here, before anything is written: a bad value found later (batch_size=0 as a
         # ZeroDivisionError after split.json, pretrain_epochs=-1 as "no checkpoint") names nothing.
-        for name in ("batch_size", "size", "micro_batches"):
+        for name in ("batch_size", "size", "micro_batches", "loss_stride"):
             if not isinstance(getattr(self, name), numbers.Integral) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("n_images", "load_size", "pretrain_epochs", "gan_epochs", "gan_photos", "num_workers",
@@ -138,7 +139,7 @@ PROFILES = {
     "cpu": Config(
         profile="cpu", data="auto", n_images=12_000, val_fraction=0.25, size=64, load_size=128, crop_scale=0.4,
         batch_size=16, imagenet_weights="auto", encoder="efficientnet_lite0", head="classification",
-        rebalance=0.9, encoder_lr_scale=0.1, freeze_encoder_bn=True, precision="fp32", pretrain_epochs=2,
+        rebalance=0.9, loss_stride=2, encoder_lr_scale=0.1, freeze_encoder_bn=True, precision="fp32", pretrain_epochs=2,
         pretrain_lr=1e-3, pretrain_schedule="one_cycle", gan_epochs=1, gan_photos=3000, display_every=50,
         gan_reconstruction="cross_entropy", lambda_cross_entropy=10.0,
         study_images=1600,

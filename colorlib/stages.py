@@ -119,7 +119,8 @@ def pretrain(generator, split, config, run_dir, weights="random", log=print):
     encoder = encoder_of(generator)
     generator = prepare(generator, config, device, processes)
     trainer = L1Pretrainer(generator, config.pretrain_lr, precision, config.micro_batches, config.pretrain_schedule,
-                           loss=config.head, encoder=encoder, encoder_lr=config.pretrain_lr * config.encoder_lr_scale)
+                           loss=config.head, encoder=encoder, encoder_lr=config.pretrain_lr * config.encoder_lr_scale,
+                           loss_stride=config.loss_stride)
     val = {k: resized(v, config.size) for k, v in validation_batch(split, config, config.ssim_images).items()}
     grey_l1 = float(val["ab"].abs().mean())  # predicting ab = 0 everywhere, computed once
 

@@ -122,15 +122,18 @@ class L1Pretrainer(Trainer):
     generator's own: called as ``generator(L, ab)`` it returns ``(ab, loss)`` (a classification
     head, :class:`colorlib.bins.BinnedColour`), through DDP's forward like any call.
     ``encoder_lr`` gives the parameters in ``encoder`` their own peak rate (fine-tuning
-    ImageNet features more gently than the fresh decoder learns).
+    ImageNet features more gently than the fresh decoder learns). ``loss_stride`` > 1 takes
+    the classification loss at one pixel of each ``loss_stride`` x ``loss_stride`` block, at an
+    offset drawn afresh each step, so that every pixel is trained on in turn.
     """
 
     def __init__(self, generator, lr=1e-4, precision="fp32", micro_batches=1, schedule="constant",
-                 loss="regression", encoder=None, encoder_lr=None):
+                 loss="regression", encoder=None, encoder_lr=None, loss_stride=1):
         device_type = next(generator.parameters()).device.type
         super().__init__(precision, micro_batches, device_type, schedule)
         self.generator = generator
         self.loss = loss
+        self.loss_stride = loss_stride
         self.optimizer = adam(parameter_groups(generator, lr, encoder, encoder_lr), lr)
         self.criterion = nn.L1Loss()
 
@@ -143,11 +146,14 @@ class L1Pretrainer(Trainer):
     def train_step(self, L, ab):
         self.optimizer.zero_grad(set_to_none=True)
         chunks = micro_batches((L, ab), self.micro_batches)
+        sample = None  # one offset for the whole batch: micro-batches still add up to its update
+        if self.loss == "classification" and self.loss_stride > 1:
+            sample = (*torch.randint(self.loss_stride, (2,)).tolist(), self.loss_stride)
         total = 0.0
         for i, (L_part, ab_part) in enumerate(chunks):
             with autocast(L.device, self.precision):
                 if self.loss == "classification":
-                    loss = self.generator(L_part, ab_part, decode=False)[1].float()
+                    loss = self.generator(L_part, ab_part, decode=False, sample=sample)[1].float()
                 else:
                     fake = self.generator(L_part)
             if self.loss != "classification":

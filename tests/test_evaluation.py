@@ -7,17 +7,19 @@ import pytest
 import torch
 from PIL import Image
 
+from colorlib.cache import file_digest
 from colorlib.checkpoints import METRICS_FILE, PER_IMAGE_FILE, SPLIT_FILE, save_checkpoint
 from colorlib.config import get_config
 from colorlib.dataset import ColorizationDataset
 from colorlib.evaluate_checkpoint import evaluate_command
-from colorlib.evaluation import dataset_ab_mean, evaluate_generators, mean_ab_baseline
+from colorlib.evaluation import dataset_ab_mean, evaluate_generators, mean_ab_baseline, training_ab_mean
 from colorlib.metrics import HIGHER_IS_BETTER, mean_ciede2000
 from colorlib.models import GeneratorSpec, build_generator
 from colorlib.predict import predict_ab
 from colorlib.runtime import seed_everything
 from colorlib.shipping import shipped_row
 from colorlib.sources import relative_names
+from colorlib.splits import Split
 
 SIZE = 64  # the smoke profile's training size
 SPEC = GeneratorSpec(SIZE)
@@ -73,6 +75,17 @@ def test_dataset_ab_mean_is_the_mean_over_every_pixel(run):
     items = ColorizationDataset(photos, "val", SIZE)
     expected = torch.stack([items[i]["ab"] for i in range(len(items))]).double().mean(dim=(0, 2, 3))
     np.testing.assert_allclose(dataset_ab_mean(photos, SIZE, batch_size=2), expected.numpy(), rtol=1e-6)
+
+
+def test_the_training_mean_from_the_cache_is_the_decoded_photos_mean(run, tmp_path):
+    *_, photos = run
+    split = Split(train=photos, val=photos[:1], source="folder", reason="test",
+                  digests={str(p): file_digest(p) for p in photos}, counts={})
+    cached = get_config("smoke", size=SIZE, cache_dir=str(tmp_path / "cache"))
+    expected = dataset_ab_mean(photos, SIZE, batch_size=2)
+    np.testing.assert_allclose(training_ab_mean(split, cached), expected, atol=1e-4)
+    assert training_ab_mean(split, cached.replace(cache=False)) == expected
+    assert len(list((tmp_path / "cache").rglob("*.pt"))) == len(photos)  # the cache was the source
 
 
 def test_names_are_relative_to_the_shared_folder(tmp_path):
