@@ -125,9 +125,9 @@ def annealed_mean(logits, centres, temperature=TEMPERATURE):
 def sampled_logits(net, L, dy, dx, step):
     """``net(L)[:, :, dy::step, dx::step]``, with a last pointwise layer run at those pixels only.
 
-    The loss needs the scores of a quarter of the pixels (``step=2``) about as much as of all of
-    them: neighbouring pixels share their colour, and the paper itself scores a quarter of the
-    resolution. A fastai DynamicUnet ends in a 1 x 1 convolution to the bins, which commutes
+    The loss learns from a quarter of the pixels (``step=2``, at an offset drawn each step)
+    about as much as from all of them: neighbouring pixels share their colour, and the paper
+    itself scores its loss at a quarter of the input's side. A fastai DynamicUnet ends in a 1 x 1 convolution to the bins, which commutes
     with taking pixels, so it is run only there: at full resolution that layer, the softmax and
     the loss were a third of a cpu training step. Any other net is run in full, then sampled.
     """
