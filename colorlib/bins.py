@@ -127,9 +127,10 @@ def sampled_logits(net, L, dy, dx, step):
 
     The loss learns from a quarter of the pixels (``step=2``, at an offset drawn each step)
     about as much as from all of them: neighbouring pixels share their colour, and the paper
-    itself scores its loss at a quarter of the input's side. A fastai DynamicUnet ends in a 1 x 1 convolution to the bins, which commutes
-    with taking pixels, so it is run only there: at full resolution that layer, the softmax and
-    the loss were a third of a cpu training step. Any other net is run in full, then sampled.
+    itself scores its loss at a quarter of the input's side. A fastai DynamicUnet ends in a 1 x 1
+    convolution to the bins, which commutes with taking pixels, so it is run only there: at full
+    resolution that layer, the softmax and the loss were a third of a cpu training step. Any
+    other net is run in full, then sampled.
     """
     layers = getattr(net, "layers", None)
     last = layers[-2] if layers is not None and len(layers) > 2 else None  # DynamicUnet: ..., 1x1 conv, ToTensorBase

@@ -5,6 +5,7 @@ import torch
 from colorlib import bins
 from colorlib.lab import AB_SCALE, in_gamut
 from colorlib.models import build_generator, efficientnet_lite0_body, encoder_of, lite0_weights_path
+from colorlib.trainers import L1Pretrainer
 
 
 def test_bins_cover_the_srgb_gamut_on_a_10_unit_grid():
@@ -122,8 +123,6 @@ def test_a_sampled_loss_is_the_loss_of_those_pixels_and_runs_the_last_layer_ther
 
 
 def test_the_pretrainer_draws_a_fresh_offset_each_step_and_its_loss_falls():
-    from colorlib.trainers import L1Pretrainer
-
     torch.manual_seed(0)
     generator, _ = build_generator(32, "never", False, head="classification")
     ab = torch.zeros(4, 2, 32, 32)
