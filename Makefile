@@ -24,10 +24,10 @@ endif
 
 env: $(ENV)
 
+# --no-compile (Python compiles what it imports on first use) and no pip self-upgrade first:
+# a fresh install took 158 s instead of 181 s on two cores, most of the rest being torch's wheels.
 .venv/.installed: pyproject.toml
 	python3 -m venv .venv
-	# --no-compile (Python compiles what it imports on first use) and no pip self-upgrade first:
-	# a fresh install took 158 s instead of 181 s on two cores, most of the rest being torch's wheels.
 	.venv/bin/python -m pip install --quiet --no-compile -e '.[dev]'
 	touch $@
 
