@@ -15,23 +15,37 @@ from pathlib import Path
 import torch
 from torch import nn
 
-with warnings.catch_warnings():
-    # fastai's import warns about torch.jit and pandas options, naming site-packages paths;
-    # neither concerns this course.
-    warnings.simplefilter("ignore")
-    from fastai.vision.learner import create_body
-    from fastai.vision.models.unet import DynamicUnet
-from torchvision.models import ResNet18_Weights, resnet18
-
 from colorlib.bins import TEMPERATURE, BinnedColour
 from colorlib.lab import NORMALISATION
 
-IMAGENET_WEIGHTS = ResNet18_Weights.IMAGENET1K_V1
+
+def fastai_unet_builders():
+    """fastai's ``create_body`` and ``DynamicUnet``, imported when a generator is first built.
+
+    Importing fastai (and torchvision's models) takes most of a process's start, 5 s on two
+    cores: the notebooks and processes that only read data, checkpoints' plain data or losses
+    do without it.
+    """
+    with warnings.catch_warnings():
+        # fastai's import warns about torch.jit and pandas options, naming site-packages paths;
+        # neither concerns this course.
+        warnings.simplefilter("ignore")
+        from fastai.vision.learner import create_body
+        from fastai.vision.models.unet import DynamicUnet
+    return create_body, DynamicUnet
+
+
+def resnet18_imagenet_weights():
+    """torchvision's ImageNet weights for ResNet18 (the capstone's), as a ``Weights`` entry."""
+    from torchvision.models import ResNet18_Weights
+
+    return ResNet18_Weights.IMAGENET1K_V1
 
 
 def imagenet_weights_available(download=True):
     """Return True when ResNet18's ImageNet weights are cached here or could be downloaded."""
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(IMAGENET_WEIGHTS.url).name
+    weights = resnet18_imagenet_weights()
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
     if cached.is_file():
         return True
     if not download:
@@ -39,7 +53,7 @@ def imagenet_weights_available(download=True):
     try:
         # torch.hub prints the download's cache path, a path of this machine: keep it out of outputs.
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            IMAGENET_WEIGHTS.get_state_dict(progress=False)
+            weights.get_state_dict(progress=False)
         return True
     except Exception:  # no network or a broken download: train from random initialisation
         return False
@@ -90,8 +104,11 @@ def build_generator(size, imagenet_weights="auto", verbose=True, encoder="resnet
     use_imagenet = imagenet_weights != "never" and has_weights()
     if imagenet_weights == "required" and not use_imagenet:
         raise RuntimeError(f"{encoder} ImageNet weights are required but cannot be had here")
+    create_body, DynamicUnet = fastai_unet_builders()
     if encoder == "resnet18":
-        backbone = resnet18(weights=IMAGENET_WEIGHTS if use_imagenet else None)
+        from torchvision.models import resnet18
+
+        backbone = resnet18(weights=resnet18_imagenet_weights() if use_imagenet else None)
         body = create_body(backbone, n_in=1, pretrained=use_imagenet, cut=-2)
     else:
         body = efficientnet_lite0_body(use_imagenet)
