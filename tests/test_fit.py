@@ -1,5 +1,6 @@
 """fit: per-epoch checkpoints, exact resume, determinism, interrupts and non-finite losses."""
 import os
+import shutil
 import signal
 
 import pytest
@@ -47,47 +48,57 @@ def assert_identical(a, b):
         assert torch.equal(a[key], b[key]), key
 
 
-@pytest.mark.slow
-def test_two_runs_with_one_seed_are_identical(tmp_path):
-    first, second = gan(), gan()
-    history_1 = train(first, tmp_path / "a.pt", 2)
-    history_2 = train(second, tmp_path / "b.pt", 2)
-    assert [{k: v for k, v in r.items() if k != "images_per_s"} for r in history_1] == \
-        [{k: v for k, v in r.items() if k != "images_per_s"} for r in history_2]
-    assert_identical(weights(first), weights(second))
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """One uninterrupted two-epoch run, the reference the resumed and repeated runs must match.
+
+    Trained once for the module: each test that compares against it trains only its own run.
+    """
+    trainer, path = gan(), tmp_path_factory.mktemp("straight") / "straight.pt"
+    history = train(trainer, path, 2)
+    return {"weights": weights(trainer), "history": history, "checkpoint": path}
+
+
+def without_speed(history):
+    return [{k: v for k, v in record.items() if k != "images_per_s"} for record in history]
 
 
 @pytest.mark.slow
-def test_step_losses_are_kept_per_step_when_asked_and_average_to_the_epoch_mean(tmp_path):
+def test_two_runs_with_one_seed_are_identical(straight, tmp_path):
+    second = gan()
+    history = train(second, tmp_path / "b.pt", 2)
+    assert without_speed(history) == without_speed(straight["history"])
+    assert_identical(weights(second), straight["weights"])
+
+
+@pytest.mark.slow
+def test_step_losses_are_kept_per_step_when_asked_and_average_to_the_epoch_mean(straight, tmp_path):
     history = train(gan(), tmp_path / "run.pt", 2, keep_step_losses=True)
     for record in history:  # 6 photos in batches of 2: three steps an epoch, equal weights
         assert set(record["step_losses"]) == {"D_fake", "D_real", "D", "G_GAN", "G_L1", "G"}
         for name, values in record["step_losses"].items():
             assert len(values) == 3 and sum(values) / 3 == pytest.approx(record[name])
     assert load_checkpoint(tmp_path / "run.pt")["history"] == history  # kept across a resume
-    assert "step_losses" not in train(gan(), tmp_path / "plain.pt", 1)[0]
+    kept_apart = [{k: v for k, v in record.items() if k != "step_losses"} for record in history]
+    assert without_speed(kept_apart) == without_speed(straight["history"])  # the same training
+    assert "step_losses" not in straight["history"][0]  # only when asked
 
 
 @pytest.mark.slow
-def test_resumed_run_ends_bit_identical(tmp_path):
-    straight = gan()
-    train(straight, tmp_path / "straight.pt", 2)
+def test_resumed_run_ends_bit_identical(straight, tmp_path):
     half = gan()
     train(half, tmp_path / "resumed.pt", 1)
     resumed = gan()  # a fresh process would start from new weights: the checkpoint restores all
     history = train(resumed, tmp_path / "resumed.pt", 2)
     assert [r["epoch"] for r in history] == [1, 2]
-    assert_identical(weights(straight), weights(resumed))
+    assert_identical(straight["weights"], weights(resumed))
     state = load_checkpoint(tmp_path / "resumed.pt")
     assert state["epoch"] == 2 and state["complete"] and state["stage"] == "gan"
     assert set(state) >= {"generator", "discriminator", "opt_G", "opt_D", "scaler", "rng", "config", "step"}
 
 
 @pytest.mark.slow
-def test_interrupted_run_saves_and_resumes_mid_epoch(tmp_path):
-    straight = gan()
-    train(straight, tmp_path / "straight.pt", 2)
-
+def test_interrupted_run_saves_and_resumes_mid_epoch(straight, tmp_path):
     def interrupt(step, L, ab):
         if step == 4:  # the first batch of epoch 2
             raise KeyboardInterrupt
@@ -99,12 +110,12 @@ def test_interrupted_run_saves_and_resumes_mid_epoch(tmp_path):
     assert (state["epoch"], state["batches_done"], state["complete"]) == (1, 1, False)
     resumed = gan()
     train(resumed, tmp_path / "run.pt", 2)
-    assert_identical(weights(straight), weights(resumed))
+    assert_identical(straight["weights"], weights(resumed))
 
 
 @pytest.mark.slow
-def test_mismatched_config_is_refused_naming_the_fields(tmp_path):
-    train(gan(), tmp_path / "run.pt", 1)
+def test_mismatched_config_is_refused_naming_the_fields(straight, tmp_path):
+    shutil.copyfile(straight["checkpoint"], tmp_path / "run.pt")
     other = CONFIG.replace(lambda_l1=50.0, gan_lr=1e-3, gan_epochs=9)
     expected = r"gan_lr: checkpoint 0.0002, now 0.001; lambda_l1: checkpoint 100.0, now 50.0\)"
     with pytest.raises(ValueError, match=expected):
@@ -154,10 +165,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_is_honoured_between_steps(tmp_path):
-    straight = gan()
-    train(straight, tmp_path / "straight.pt", 2)
-
+def test_ctrl_c_is_honoured_between_steps(straight, tmp_path):
     def press_ctrl_c(step, L, ab):
         if step == 4:
             os.kill(os.getpid(), signal.SIGINT)  # arrives mid-run; the step in progress completes
@@ -171,7 +179,7 @@ def test_ctrl_c_is_honoured_between_steps(tmp_path):
     assert (state["epoch"], state["batches_done"]) == (1, 1)
     resumed = gan()
     train(resumed, tmp_path / "run.pt", 2)
-    assert_identical(weights(straight), weights(resumed))
+    assert_identical(straight["weights"], weights(resumed))
 
 
 def test_one_cycle_warms_up_then_anneals():
