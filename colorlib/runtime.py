@@ -3,6 +3,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import random
+import sys
 
 import numpy as np
 import torch
@@ -13,7 +14,21 @@ def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    use_deterministic_algorithms()
+
+
+def use_deterministic_algorithms():
+    """Ask torch for deterministic algorithms, warning where an operation has none.
+
+    ``torch.use_deterministic_algorithms`` also sets the flag of torch's compiler, importing it
+    (3.5 s of each notebook kernel's start on two cores) when it has not been imported yet;
+    colorlib never compiles, so torch's own flag alone is set until something imports it.
+    """
+    set_flag = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if "torch._inductor" in sys.modules or set_flag is None:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        set_flag(True, warn_only=True)
 
 
 def pick_device(device="auto", local_rank=0):

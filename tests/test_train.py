@@ -1,11 +1,13 @@
 import platform
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from colorlib.checkpoints import load_checkpoint, save_checkpoint
 from colorlib.models import PatchDiscriminator, build_generator
-from colorlib.runtime import keep_freed_memory
+from colorlib.runtime import keep_freed_memory, seed_everything
 from colorlib.train import EpochSampler, LossMeters, check_finite
 from colorlib.trainers import ColorizationGAN, L1Pretrainer, micro_batches
 
@@ -25,9 +27,9 @@ def new_generator():
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_pretraining_steps_lower_the_L1_loss(precision):
-    L, ab = fixed_batch(size=32)  # 32 px: bf16 is emulated on CPUs without bf16 units, 20x slower than fp32
+    L, ab = fixed_batch(n=2, size=16)  # tiny: bf16 is emulated on CPUs without bf16 units, 20x slower than fp32
     torch.manual_seed(0)
-    trainer = L1Pretrainer(build_generator(32, imagenet_weights="never", verbose=False)[0], lr=1e-3,
+    trainer = L1Pretrainer(build_generator(16, imagenet_weights="never", verbose=False)[0], lr=1e-3,
                            precision=precision)
     losses = [float(trainer.train_step(L, ab)["L1"]) for _ in range(4)]
     assert losses[-1] < losses[0]
@@ -137,6 +139,22 @@ def test_epoch_sampler_is_seeded_split_and_resumable():
 def test_freed_memory_is_kept_where_glibc_allows_it():
     assert keep_freed_memory() is True
     assert keep_freed_memory() is True  # idempotent: fit calls it on every CPU run
+
+
+def test_seeding_asks_torch_for_deterministic_algorithms_that_warn_where_there_are_none():
+    torch.use_deterministic_algorithms(False)
+    seed_everything(0)
+    assert torch.are_deterministic_algorithms_enabled()
+    assert torch.is_deterministic_algorithms_warn_only_enabled()
+
+
+def test_a_process_that_seeds_and_loads_the_stages_does_not_import_fastai_or_torchs_compiler():
+    # Each notebook kernel starts this way: fastai comes with the first generator built, and
+    # torch's compiler (which colorlib never uses) not at all; they took 9 s of its start.
+    code = ("import sys; import colorlib.stages; from colorlib.runtime import seed_everything; seed_everything(0); "
+            "print(sorted(m for m in ('fastai', 'torch._inductor', 'torchvision.models') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_gan_can_keep_the_classification_loss_instead_of_l1():
