@@ -5,6 +5,7 @@ photos, and reports the ratio: on shared, noisy machines only ratios are worth c
 """
 import itertools
 import multiprocessing
+import os
 import resource
 import tempfile
 import time
@@ -24,11 +25,21 @@ from colorlib.dataset import ColorizationDataset, LabTensorDataset, seed_worker
 from colorlib.images import scan_images
 from colorlib.models import GeneratorSpec, PatchDiscriminator, build_generator
 from colorlib.predict import predict_ab
-from colorlib.runtime import keep_freed_memory, pick_device, resolve_precision, seed_everything
+from colorlib.runtime import compute_description, keep_freed_memory, pick_device, resolve_precision, seed_everything
 from colorlib.sources import resolve_data
 from colorlib.ssim import ssim_batch
 from colorlib.train import to_device
 from colorlib.trainers import ColorizationGAN, L1Pretrainer
+
+
+def bench_machine():
+    """The machine the ratios were measured on: device, CPU instructions, precision, threads.
+
+    Every ratio here depends on it (:func:`colorlib.runtime.compute_description`), so it is
+    printed first.
+    """
+    return {**compute_description(pick_device("auto")), "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads()}
 
 
 def source_photos(data):

@@ -176,7 +176,8 @@ def run_bench(args):
     from colorlib import bench
     from colorlib.bench import bench_ssim
 
-    results = {"data": bench.bench_data(args.data, args.size, batch_size=args.batch_size),
+    results = {"machine": bench.bench_machine(),
+               "data": bench.bench_data(args.data, args.size, batch_size=args.batch_size),
                **bench.bench_training(args.data, args.size, args.batch_size, args.steps),
                "ssim": bench_ssim(size=args.size), "colorize": bench.bench_colorize()}
     print(json.dumps(results, indent=2) if args.json else bench.format_results(results))
