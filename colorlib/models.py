@@ -118,6 +118,9 @@ def build_generator(size, imagenet_weights="auto", verbose=True, encoder="resnet
     if zero_head:
         zero_last_layer(unet)
     generator = unet if head == "regression" else BinnedColour(unet, temperature=temperature)
+    # DynamicUnet sizes itself with a forward pass in eval mode and leaves its encoder, middle and
+    # decoder blocks so: trained as they come, their batch norms would keep their initial statistics.
+    generator.train()
     weights = "imagenet" if use_imagenet else "random"
     if verbose:
         name = {"resnet18": "ResNet18", "efficientnet_lite0": "EfficientNet-Lite0"}[encoder]

@@ -96,9 +96,6 @@ def test_unknown_gan_mode_is_refused():
         GANLoss("wgan")
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: DynamicUnet's dummy forward leaves the encoder in eval mode; "
-                   "calling .train() in build_generator broke test_distributed's DDP equivalence, so it was "
-                   "reverted until both hold")
 def test_a_new_generator_is_wholly_in_training_mode():
     # DynamicUnet's dummy forward leaves the encoder in eval mode; training must not start so.
     generator, _ = build_generator(32, "never", verbose=False)
