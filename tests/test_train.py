@@ -29,10 +29,13 @@ def new_generator():
 def test_pretraining_steps_lower_the_L1_loss(precision):
     L, ab = fixed_batch(n=2, size=16)  # tiny: bf16 is emulated on CPUs without bf16 units, 20x slower than fp32
     torch.manual_seed(0)
-    trainer = L1Pretrainer(build_generator(16, imagenet_weights="never", verbose=False)[0], lr=1e-3,
+    # The capstone's rate: at 1e-3 the batch norms' statistics of two photos made the loss overshoot
+    # (up to 9x its first value on other seeds) and bf16 sometimes reached NaN.
+    trainer = L1Pretrainer(build_generator(16, imagenet_weights="never", verbose=False)[0], lr=1e-4,
                            precision=precision)
     losses = [float(trainer.train_step(L, ab)["L1"]) for _ in range(4)]
-    assert losses[-1] < losses[0]
+    assert all(later < earlier for earlier, later in zip(losses, losses[1:])), losses
+    assert losses[-1] < 0.75 * losses[0]
 
 
 def test_gan_step_trains_both_networks():
