@@ -121,7 +121,7 @@ PROFILES = {
     # The package photos, tiny images, two short epochs each: about a minute per notebook. Quiet
     # (no progress bars or speeds) so that the notebooks' stored outputs hold no timings.
     "smoke": Config(progress=False),
-    # A real training run sized for a 2-core laptop CPU (`make all` in 20 to 28 minutes), on the
+    # A real training run sized for a 2-core laptop CPU (`make all` in 20 to 30 minutes), on the
     # COCO stand-in plus extra training photos. What makes colour appear in that time (notebook
     # 07 measures each lever): EfficientNet-Lite0's ImageNet features, fine-tuned gently (batch
     # norms frozen, a tenth of the rate); the classification loss over a*b* bins, mildly
