@@ -169,7 +169,7 @@ def environment():
     import skimage
     import torch
 
-    from colorlib.runtime import cpu_bf16_instructions
+    from colorlib.runtime import cpu_features
 
     return {
         "python": platform.python_version(),
@@ -181,9 +181,7 @@ def environment():
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        # What the CPU's kernels can use: the run's speed depends on it (bf16 is fast only with AMX or AVX-512 BF16).
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "cpu_bf16": cpu_bf16_instructions(),
+        **cpu_features(),  # the run's speed depends on them
     }
 
 

@@ -116,6 +116,14 @@ def resolve_precision(precision, device):
     return "fp32"
 
 
+def cpu_features():
+    """What this CPU's kernels can use: ``cpu_capability``, torch's widest vector instructions
+    (``torch.backends.cpu.get_cpu_capability()``: "AVX2", "AVX512", ...), and ``cpu_bf16``
+    (:func:`cpu_bf16_instructions`). Training speed depends on them: bf16 pays only with the latter.
+    """
+    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_bf16": cpu_bf16_instructions()}
+
+
 def compute_description(device):
     """What a device offers for training and what ``precision="auto"`` picks on it, as plain data.
 
@@ -125,12 +133,9 @@ def compute_description(device):
     Returns
     -------
     dict
-        ``device``; ``cpu_capability``, the widest vector instructions torch's CPU kernels use
-        (``torch.backends.cpu.get_cpu_capability()``: "AVX2", "AVX512", ...);
-        ``cpu_bf16`` (:func:`cpu_bf16_instructions`); ``auto_precision``.
+        ``device``, the :func:`cpu_features` and ``auto_precision``.
     """
-    return {"device": str(device), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "cpu_bf16": cpu_bf16_instructions(), "auto_precision": resolve_precision("auto", device)}
+    return {"device": str(device), **cpu_features(), "auto_precision": resolve_precision("auto", device)}
 
 
 def autocast(device, precision):
