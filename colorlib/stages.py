@@ -96,7 +96,7 @@ def new_generator(config, verbose=True):
     """A freshly initialised generator, seeded by the config; returns (generator, weights used)."""
     seed_everything(config.seed)
     return build_generator(config.size, config.imagenet_weights, verbose, config.encoder, config.head,
-                           config.temperature)
+                           config.temperature, output_stride=config.output_stride)
 
 
 @holds_run_folder
@@ -212,10 +212,11 @@ def train_gan(split, config, run_dir, show=None, log=print):
         raise RuntimeError(f"pretraining in {run_dir} stopped after epoch {pretrained['epoch']}: "
                            "finish it (rerun notebook 03) before training the GAN")
     generator = prepare(generator, config, device, processes)
-    discriminator = prepare(PatchDiscriminator(), config, device, processes)
+    discriminator = prepare(PatchDiscriminator(n_down=config.disc_layers), config, device, processes)
     weight = config.lambda_cross_entropy if config.gan_reconstruction == "cross_entropy" else config.lambda_l1
     gan = ColorizationGAN(generator, discriminator, config.gan_lr, (config.beta1, config.beta2), weight,
-                          config.gan_mode, precision, config.micro_batches, config.gan_reconstruction)
+                          config.gan_mode, precision, config.micro_batches, config.gan_reconstruction,
+                          spec.output_stride)
     val = validation_batch(split, config, config.ssim_images)
 
     @with_epoch_seconds

@@ -12,6 +12,7 @@ from torch import nn
 
 from colorlib.distributed import unwrap
 from colorlib.losses import GANLoss
+from colorlib.models import at_output_stride
 from colorlib.runtime import autocast
 
 
@@ -188,10 +189,14 @@ class ColorizationGAN(Trainer):
         The generator's term that keeps it close to the truth: pix2pix's L1 on ab, or the
         generator's own loss, ``generator(L, ab) -> (ab, loss)`` (the classification loss of a
         :class:`colorlib.bins.BinnedColour`, which L1 would pull back towards grey).
+    output_stride : int
+        The generator's (:func:`colorlib.models.cut_decoder`): the discriminator sees the true
+        ab at that resolution too (:func:`colorlib.models.at_output_stride`), so that it judges
+        colour, not sharpness.
     """
 
     def __init__(self, generator, discriminator, lr=2e-4, betas=(0.5, 0.999), lambda_l1=100.0,
-                 gan_mode="vanilla", precision="fp32", micro_batches=1, reconstruction="l1"):
+                 gan_mode="vanilla", precision="fp32", micro_batches=1, reconstruction="l1", output_stride=1):
         device = next(generator.parameters()).device
         super().__init__(precision, micro_batches, device.type)
         self.generator = generator
@@ -200,6 +205,7 @@ class ColorizationGAN(Trainer):
         if reconstruction not in RECONSTRUCTION_LOSSES:
             raise ValueError(f"reconstruction must be one of {sorted(RECONSTRUCTION_LOSSES)}, got {reconstruction!r}")
         self.reconstruction = reconstruction
+        self.output_stride = output_stride
         self.gan_loss = GANLoss(gan_mode).to(device)
         self.l1 = nn.L1Loss()
         self.opt_G = adam(generator.parameters(), lr, betas)
@@ -238,8 +244,9 @@ class ColorizationGAN(Trainer):
             with autocast(L.device, self.precision):
                 fake_loss = self.gan_loss(self.discriminator(torch.cat([L, fake_ab.detach()], 1)), real=False)
             self.backward(fake_loss * 0.5 / len(chunks), self.discriminator, is_last=False)
+            real_ab = at_output_stride(ab, self.output_stride)
             with autocast(L.device, self.precision):
-                real_loss = self.gan_loss(self.discriminator(torch.cat([L, ab], 1)), real=True)
+                real_loss = self.gan_loss(self.discriminator(torch.cat([L, real_ab], 1)), real=True)
             self.backward(real_loss * 0.5 / len(chunks), self.discriminator, is_last=last)
             d_fake += fake_loss.detach() / len(chunks)
             d_real += real_loss.detach() / len(chunks)

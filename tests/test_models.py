@@ -120,3 +120,35 @@ def test_a_spec_builds_the_network_its_weights_fit():
     generator = spec.build()
     assert generator.eval()(torch.zeros(1, 1, 32, 32)).shape == (1, 2, 32, 32)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in encoder_of(generator).modules())  # frozen norms
+
+
+def test_a_decoder_cut_at_a_quarter_predicts_colour_there_and_paints_the_whole_input():
+    torch.manual_seed(0)
+    generator, _ = build_generator(64, "never", False, head="classification", output_stride=4)
+    L = torch.randn(2, 1, 64, 64)
+    assert generator.scores(L).shape[-2:] == (16, 16)  # colour where colour lives
+    ab = generator(L)
+    assert ab.shape == (2, 2, 64, 64)  # upsampled onto the whole of L
+    loss = generator.loss(L, 0.2 * torch.randn(2, 2, 64, 64))  # true ab averaged to the scores' side
+    assert torch.isfinite(loss)
+    regression, _ = build_generator(64, "never", False, output_stride=4)
+    assert regression(L).shape == (2, 2, 64, 64)
+
+
+def test_an_output_stride_travels_in_the_spec_and_rebuilds_the_same_network():
+    spec = GeneratorSpec(64, head="classification", output_stride=4)
+    generator = spec.build()
+    rebuilt = GeneratorSpec(**spec.asdict()).build()
+    rebuilt.load_state_dict(generator.state_dict())
+    assert GeneratorSpec(64).output_stride == 1  # a checkpoint saved before the field is a full U-Net
+    with pytest.raises(ValueError, match="output_stride"):
+        GeneratorSpec(64, output_stride=3)
+
+
+def test_the_discriminator_sees_true_colour_at_the_generators_resolution():
+    from colorlib.models import at_output_stride
+
+    ab = torch.zeros(1, 2, 8, 8)
+    ab[..., ::2, ::2] = 1.0  # detail finer than a 4 x 4 block
+    assert torch.allclose(at_output_stride(ab, 4), torch.full_like(ab, 0.25))
+    assert at_output_stride(ab, 1) is ab
