@@ -5,7 +5,7 @@ from PIL import Image, ImageOps
 
 from colorlib.chapters.ch01_data import most_colourful, most_colourful_oblong
 from colorlib.dataset import ColorizationDataset, LabTensorDataset, load_rgb, random_resized_crop
-from colorlib.lab import rgb_to_lab
+from colorlib.lab import quantise_lab, rgb_to_lab
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_crop_scale_out_of_range_is_refused():
 
 
 def test_cached_training_items_are_cropped_to_the_crop_size():
-    lab = torch.rand(4, 3, 32, 32)
+    lab = quantise_lab(torch.rand(4, 3, 32, 32))
     item = LabTensorDataset(lab, "train", crop_size=16, min_scale=0.5)[0]
     assert item["L"].shape == (1, 16, 16) and item["ab"].shape == (2, 16, 16)
     assert LabTensorDataset(lab, "val", crop_size=16)[0]["L"].shape == (1, 32, 32)  # validation: whole
