@@ -24,6 +24,7 @@ from colorlib.checkpoints import (
 from colorlib.dataset import ColorizationDataset, LabTensorDataset
 from colorlib.images import scan_images
 from colorlib.lab import dequantise_lab
+from colorlib.memory import check_run_memory
 from colorlib.sources import list_images, relative_names, resolve_data, split_paths
 
 
@@ -74,6 +75,7 @@ def make_split(config, run_dir, log=print):
         counts["extra_train"] = extra.counts()
         scan.excluded.update(extra.excluded)  # one manifest for every file the run looked at
         scan.sizes.update(extra.sizes)
+    check_run_memory(len(train), len(val), config, log=log)  # before anything is written or trained
     split = Split(source.name, source.reason, train, val, {p: digests[p] for p in train + val}, counts)
     save_json(Path(run_dir) / SPLIT_FILE, dataclasses.asdict(split))
     write_manifest(Path(run_dir) / MANIFEST_FILE, split, scan)
@@ -195,6 +197,7 @@ def datasets(split, config):
     Photos are held at ``config.photo_size``; training items are random crops of them at
     ``config.size`` when the two differ or ``config.crop_scale`` is below 1.
     """
+    check_run_memory(len(split.train), len(split.val), config, log=lambda line: None)  # before loading the photos
     cropped = config.photo_size != config.size or config.crop_scale < 1
     crop = {"crop_size": config.size if cropped else None, "min_scale": config.crop_scale}
     if not config.cache:
