@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from colorlib.cache import LabCache
 from colorlib.dataset import ColorizationDataset, LabTensorDataset, seed_worker
 from colorlib.images import scan_images
+from colorlib.lab import dequantise_lab
 from colorlib.models import GeneratorSpec, PatchDiscriminator, build_generator
 from colorlib.predict import predict_ab
 from colorlib.runtime import compute_description, keep_freed_memory, pick_device, resolve_precision, seed_everything
@@ -170,7 +171,7 @@ def bench_training(data="samples", size=128, batch_size=16, steps=6, n_images=64
     results = {}
     with tempfile.TemporaryDirectory() as cache_dir:
         fast_loader = cached_loader(paths, size, batch_size, cache_dir)  # fills the cache
-        val = LabCache(size, cache_dir).stack(val_paths).float()
+        val = dequantise_lab(LabCache(size, cache_dir).stack(val_paths))
         for kind in ("pretrain", "gan"):
             plain_rate, fast_rate = (timed_apart(kind, fast, paths, size, batch_size, steps, cache_dir)
                                      for fast in (False, True))

@@ -55,6 +55,7 @@ class Config:
     study_images: int = 4  # notebook 07: each lever's budget, in training images seen
     resume: bool = True  # continue from the run folder's checkpoints when they match this config
     progress: bool = True  # a live progress bar and speeds (in JupyterLab and in a terminal)
+    max_memory: float = 0.0  # GB a run may use, checked before it loads photos (0: what the machine has available)
 
     def __post_init__(self):
         # Checked here, before anything is written: a bad value found later (batch_size=0 as a
@@ -75,7 +76,7 @@ class Config:
             raise ValueError(f"beta1 and beta2 must lie in [0, 1), got {self.beta1} and {self.beta2}")
         if not 0 <= self.rebalance <= 1:
             raise ValueError(f"rebalance must lie in [0, 1], got {self.rebalance}")
-        for name in ("lambda_l1", "lambda_cross_entropy", "encoder_lr_scale"):
+        for name in ("lambda_l1", "lambda_cross_entropy", "encoder_lr_scale", "max_memory"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
         if self.gan_mode not in ("vanilla", "lsgan"):

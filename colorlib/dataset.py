@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 
 from colorlib.images import read_rgb
-from colorlib.lab import rgb_to_lab
+from colorlib.lab import dequantise_lab, rgb_to_lab
 
 
 def load_rgb(path, size=None):
@@ -111,12 +111,15 @@ class ColorizationDataset(Dataset):
 
 
 class LabTensorDataset(Dataset):
-    """Items from a stack of normalised Lab tensors, flipped on the tensor when training.
+    """Items from a stack of 8-bit Lab codes, flipped on the tensor when training.
+
+    The photos stay 8-bit in memory (:meth:`colorlib.cache.LabCache.stack`); each item is
+    turned back into normalised Lab when it is read.
 
     Parameters
     ----------
-    lab : Tensor, shape (N, 3, S, S)
-        Channel 0 is L, channels 1-2 are ab (any float dtype; items are float32).
+    lab : Tensor, shape (N, 3, S, S), uint8
+        Codes of :func:`colorlib.lab.quantise_lab`: channel 0 is L, channels 1-2 are ab (items are float32).
     split : {"train", "val"}
     crop_size, min_scale
         As in :class:`ColorizationDataset`.
@@ -127,6 +130,8 @@ class LabTensorDataset(Dataset):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
         if len(lab) == 0:
             raise ValueError(f"no images for the {split} split")
+        if lab.dtype != torch.uint8:
+            raise TypeError(f"LabTensorDataset holds 8-bit Lab codes (colorlib.lab.quantise_lab), got {lab.dtype}")
         self.lab = lab
         self.split = split
         self.crop_size, self.min_scale = crop_size, min_scale
@@ -135,7 +140,7 @@ class LabTensorDataset(Dataset):
         return len(self.lab)
 
     def __getitem__(self, index):
-        lab = self.lab[index].float()
+        lab = dequantise_lab(self.lab[index])
         if self.split == "train":
             lab = augment(lab, self.crop_size, self.min_scale)
         return {"L": lab[:1], "ab": lab[1:]}

@@ -49,6 +49,30 @@ def denormalize(L, ab):
     return np.moveaxis(lab, -3, -1)
 
 
+# Photos are held in memory as one byte per channel: code = round(127 x normalised value) + 128.
+# Zero (grey, mid lightness) and L* 0 and 100 are exact; a step is 0.39 L* and 0.87 a*b* units,
+# so a value moves by at most half of it (0.2 L*, 0.43 a*b*), below any colour difference one can
+# see. Every sRGB colour fits: a*b* span [-108, 98], the codes [-110.9, 110].
+LAB8_SCALE = 127.0
+LAB8_ZERO = 128
+
+
+def quantise_lab(lab):
+    """Normalised Lab (any float tensor, e.g. (3, H, W)) as 8-bit codes, uint8 of the same shape.
+
+    See :func:`dequantise_lab` for the way back; values past the codes' range are clipped.
+    """
+    if not lab.is_floating_point():
+        raise TypeError(f"quantise_lab takes normalised Lab as a float tensor, got {lab.dtype}")
+    return (lab.float() * LAB8_SCALE).round_().add_(LAB8_ZERO).clamp_(0, 255).to(torch.uint8)
+
+
+def dequantise_lab(codes, dtype=torch.float32):
+    """Normalised Lab from :func:`quantise_lab`'s uint8 codes, as ``dtype`` (float32 unless asked)."""
+    if codes.dtype != torch.uint8:
+        raise TypeError(f"dequantise_lab takes uint8 Lab codes (colorlib.lab.quantise_lab), got {codes.dtype}")
+    return codes.to(dtype).sub_(LAB8_ZERO).div_(LAB8_SCALE)
+
 def lab_to_rgb(L, ab):
     """Rebuild RGB images from normalised L and ab.
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from colorlib.front_page import index_page, summary_page, update_readme
+from colorlib.memory import peak_resident_bytes
 
 NOTEBOOKS = (
     "01_data_and_lab",
@@ -59,6 +60,7 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
         When a notebook raises: later notebooks are not run.
     """
     import papermill
+    from jupyter_client.manager import KernelManager
 
     notebooks_dir, out_dir = Path(notebooks_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -66,21 +68,27 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
     if overrides:
         # Folders given on the make line are relative to where make runs; the notebooks run in theirs.
         parameters["overrides"] = {k: relative_folders(v, notebooks_dir) for k, v in overrides.items()}
-    timings = {}
+    timings, peaks = {}, {}
     for name in notebooks:
         log(f"running {name} ...")
         start = time.perf_counter()
+        # The kernel is ours, not papermill's, so that its peak memory can be read before it stops.
+        kernel = KernelManager(kernel_name="python3")
         try:
             papermill.execute_notebook(
                 notebooks_dir / f"{name}.ipynb", out_dir / f"{name}.ipynb", parameters=parameters,
-                cwd=notebooks_dir, progress_bar=False, kernel_name="python3",
+                cwd=notebooks_dir, progress_bar=False, kernel_name="python3", km=kernel,
             )
+            peaks[name] = kernel_peak_gb(kernel)
         except papermill.PapermillExecutionError as error:
             raise NotebookFailed(f"notebook {name} failed: {error.ename}: {error.evalue}") from None
         except Exception as error:  # the kernel died (out of memory?) or timed out
             raise NotebookFailed(f"notebook {name} failed: {type(error).__name__}: {error}") from None
+        finally:
+            if kernel.has_kernel:
+                kernel.shutdown_kernel(now=True)
         timings[name] = round(time.perf_counter() - start, 1)
-        log(f"  {name} took {timings[name]:.0f} s")
+        log(f"  {name} took {timings[name]:.0f} s, peak memory {peaks[name]} GB")
         forget_paths(out_dir / f"{name}.ipynb")
         compact_figures(out_dir / f"{name}.ipynb")
         write_html(out_dir / f"{name}.ipynb", out_dir / f"{name}.html")
@@ -89,6 +97,7 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
             shutil.copy(Path(run_dir) / product, out_dir / product)
     run = {"parameters": parameters, "make_line": make_line(profile, data, overrides), "wall_time_s": timings,
            "total_wall_time_s": round(sum(timings.values()), 1),
+           "peak_resident_gb": peaks, "max_peak_resident_gb": max(filter(None, peaks.values()), default=None),
            "data": data_counts(run_dir), "environment": {**environment(), "weights": starting_weights(run_dir)}}
     (out_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
     metrics = json.loads((out_dir / "metrics.json").read_text()) if (out_dir / "metrics.json").is_file() else None
@@ -97,6 +106,12 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
     if readme and metrics:
         update_readme(readme, out_dir, run, metrics)
     return run
+
+
+def kernel_peak_gb(kernel):
+    """The most memory a notebook's kernel held resident (VmHWM), in GB to 0.01; None where the system does not say."""
+    peak = peak_resident_bytes(kernel.provisioner.pid)
+    return None if peak is None else round(peak / 1e9, 2)
 
 
 def relative_folders(value, start):

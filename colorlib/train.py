@@ -23,7 +23,8 @@ from colorlib.runtime import keep_freed_memory, rng_state, set_rng_state
 # Config fields that may change between a run and its resumption: they do not change what
 # the finished epochs computed.
 RESUMABLE_CHANGES = {"profile", "pretrain_epochs", "gan_epochs", "display_every", "device",
-                     "num_workers", "cache_dir", "ssim_images", "resume", "progress", "study_images"}
+                     "num_workers", "cache_dir", "ssim_images", "resume", "progress", "study_images",
+                     "max_memory"}
 # Settings that only the GAN stage reads: a pretraining checkpoint resumes under other values, so
 # that trying another GAN on a finished pretraining trains the GAN alone.
 GAN_ONLY_FIELDS = {"gan_photos", "gan_lr", "beta1", "beta2", "lambda_l1", "gan_reconstruction",

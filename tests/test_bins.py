@@ -62,6 +62,15 @@ def test_colour_prior_counts_the_training_colours():
     assert prior.argmax() == 7 and torch.isclose(prior.sum(), torch.tensor(1.0))
 
 
+
+def test_colour_prior_in_chunks_counts_as_all_at_once():
+    centres = torch.from_numpy(bins.ab_bins()) / AB_SCALE
+    ab = (torch.rand(10, 2, 16, 16, generator=torch.Generator().manual_seed(0)) - 0.5).half()
+    whole = bins.colour_prior(ab, centres, bins.SIGMA / AB_SCALE, chunk=len(ab))
+    chunked = bins.colour_prior(ab, centres, bins.SIGMA / AB_SCALE, chunk=3)  # 3 + 3 + 3 + 1 photos
+    batches = bins.colour_prior(iter([ab[:4], ab[4:]]), centres, bins.SIGMA / AB_SCALE)  # as read from disk
+    assert torch.equal(whole, chunked) and torch.equal(whole, batches) and whole.max() < 0.5  # many bins, not one
+
 def test_annealed_mean_sharpens_towards_the_most_likely_bin():
     centres = torch.tensor([[0.0, 0.0], [0.5, 0.0]])
     logits = torch.tensor([0.0, 1.0]).view(1, 2, 1, 1)

@@ -1,8 +1,8 @@
-import numpy as np
 import torch
 
 from colorlib.cache import PREPROCESSING_VERSION, LabCache, file_digest
 from colorlib.dataset import ColorizationDataset, LabTensorDataset
+from colorlib.lab import dequantise_lab, quantise_lab
 from conftest import colour_photo
 
 
@@ -37,16 +37,34 @@ def test_changed_content_or_size_is_recomputed(tmp_path):
 
 
 def test_tensor_dataset_flips_on_the_tensor(tmp_path):
-    lab = torch.arange(2 * 3 * 4 * 4, dtype=torch.float16).reshape(2, 3, 4, 4)
+    lab = torch.arange(2 * 3 * 4 * 4, dtype=torch.uint8).reshape(2, 3, 4, 4)
     torch.manual_seed(0)
     train = LabTensorDataset(lab, "train")
     items = [train[0]["L"] for _ in range(20)]
-    plain = lab[0, :1].float()
+    plain = dequantise_lab(lab[0, :1])
     assert any(torch.equal(i, plain) for i in items)
     assert any(torch.equal(i, plain.flip(-1)) for i in items)
     val = LabTensorDataset(lab, "val")[1]
-    assert torch.equal(val["ab"], lab[1, 1:].float())
-    assert np.isclose(float(val["L"].sum()), float(lab[1, 0].float().sum()))
+    assert val["ab"].dtype == torch.float32 and torch.equal(val["ab"], dequantise_lab(lab[1, 1:]))
+
+
+def test_the_stack_holds_each_photo_as_8_bit_codes_of_its_cached_tensor(tmp_path):
+    for seed in range(3):
+        colour_photo(seed=seed).save(tmp_path / f"p{seed}.png")
+    paths = sorted(tmp_path.glob("*.png"))
+    cache = LabCache(32, tmp_path / "cache")
+    codes = cache.stack(paths)
+    assert codes.shape == (3, 3, 32, 32) and codes.dtype == torch.uint8
+    for row, path in zip(codes, paths):
+        assert torch.equal(row, quantise_lab(cache.get(path)))
+    assert not torch.equal(codes[0], codes[1])
+
+
+def test_the_tensor_dataset_refuses_anything_but_8_bit_codes():
+    import pytest
+
+    with pytest.raises(TypeError, match="LabTensorDataset holds 8-bit Lab codes .* got torch.float16"):
+        LabTensorDataset(torch.zeros(2, 3, 4, 4, dtype=torch.float16), "train")
 
 
 def test_a_photo_edited_after_the_split_gets_a_fresh_tensor(tmp_path):
@@ -66,7 +84,7 @@ def test_a_photo_edited_after_the_split_gets_a_fresh_tensor(tmp_path):
         split.val[0])  # split.json still holds the old digest
     after = splits.lab_tensors(split.val, split, config)
     assert not torch.equal(before[0], after[0])
-    assert torch.equal(after[0], LabCache(32, tmp_path / "fresh").get(split.val[0]))
+    assert torch.equal(after[0], quantise_lab(LabCache(32, tmp_path / "fresh").get(split.val[0])))
 
 
 def test_a_digest_that_is_not_sha256_is_never_used_as_a_path(tmp_path):

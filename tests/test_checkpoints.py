@@ -11,6 +11,7 @@ from colorlib import checkpoints, colorizer, stages
 from colorlib.checkpoints import CheckpointError, load_checkpoint, load_json, run_lock, save_checkpoint, save_json
 from colorlib.config import get_config
 from colorlib.dataset import LabTensorDataset
+from colorlib.lab import quantise_lab
 from colorlib.models import build_generator
 from colorlib.train import StageCheckpoint, fit
 from colorlib.trainers import L1Pretrainer
@@ -22,7 +23,7 @@ FORK = multiprocessing.get_context("fork")  # a forked child starts at once: tor
 def dataset(n=6):
     generator = torch.Generator().manual_seed(0)
     L = torch.rand(n, 1, 32, 32, generator=generator) * 2 - 1
-    return LabTensorDataset(torch.cat([L, 0.3 * L, -0.2 * L], dim=1), "train")
+    return LabTensorDataset(quantise_lab(torch.cat([L, 0.3 * L, -0.2 * L], dim=1)), "train")
 
 
 def test_an_update_that_makes_the_weights_nan_is_never_saved_as_the_last_good_state(tmp_path):

@@ -5,7 +5,7 @@ from PIL import Image, ImageOps
 
 from colorlib.chapters.ch01_data import most_colourful, most_colourful_oblong
 from colorlib.dataset import ColorizationDataset, LabTensorDataset, load_rgb, random_resized_crop
-from colorlib.lab import rgb_to_lab
+from colorlib.lab import dequantise_lab, quantise_lab, rgb_to_lab
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_crop_scale_out_of_range_is_refused():
 
 
 def test_cached_training_items_are_cropped_to_the_crop_size():
-    lab = torch.rand(4, 3, 32, 32)
+    lab = quantise_lab(torch.rand(4, 3, 32, 32))
     item = LabTensorDataset(lab, "train", crop_size=16, min_scale=0.5)[0]
     assert item["L"].shape == (1, 16, 16) and item["ab"].shape == (2, 16, 16)
     assert LabTensorDataset(lab, "val", crop_size=16)[0]["L"].shape == (1, 32, 32)  # validation: whole
@@ -124,3 +124,12 @@ def test_the_squashing_example_is_the_most_colourful_photo_far_from_square(tmp_p
     assert most_colourful_oblong(paths, scores) == paths[1]  # 60 x 40 is 1.5, 44 x 40 only 1.1
     assert most_colourful_oblong(paths[2:], scores[2:]) == paths[2]
     assert most_colourful_oblong([paths[0], paths[3]], scores[[0, 3]]) is None
+
+
+def test_training_ab_reads_a_spread_of_the_photos_a_batch_at_a_time():
+    from colorlib.splits import training_ab
+
+    codes = quantise_lab(torch.rand(10, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1)
+    batches = list(training_ab(LabTensorDataset(codes, "train"), limit=4, batch=2))
+    assert [len(b) for b in batches] == [2, 2, 1]  # photos 0, 2, 4, 6, 8: every second of ten
+    torch.testing.assert_close(torch.cat(batches), dequantise_lab(codes[::2, 1:]), rtol=0, atol=0)

@@ -10,6 +10,7 @@ import torch.multiprocessing as mp
 from colorlib.config import get_config
 from colorlib.dataset import LabTensorDataset
 from colorlib.distributed import Processes, wrap
+from colorlib.lab import quantise_lab
 from colorlib.models import PatchDiscriminator, build_generator
 from colorlib.runtime import seed_everything
 from colorlib.train import StageCheckpoint, check_finite, fit
@@ -27,7 +28,7 @@ DEVICE = torch.device("cpu")
 def photos():
     generator = torch.Generator().manual_seed(0)
     L = torch.rand(8, 1, CONFIG.size, CONFIG.size, generator=generator) * 2 - 1
-    return LabTensorDataset(torch.cat([L, 0.3 * L, -0.2 * L.flip(-1)], dim=1), "val")
+    return LabTensorDataset(quantise_lab(torch.cat([L, 0.3 * L, -0.2 * L.flip(-1)], dim=1)), "val")
 
 
 def train(processes, checkpoint, micro_batches=1):

@@ -9,6 +9,7 @@ import torch
 from colorlib.checkpoints import load_checkpoint
 from colorlib.config import get_config
 from colorlib.dataset import LabTensorDataset
+from colorlib.lab import quantise_lab
 from colorlib.models import PatchDiscriminator, build_generator
 from colorlib.runtime import seed_everything
 from colorlib.train import StageCheckpoint, fit
@@ -22,7 +23,7 @@ def dataset(n=6):
     generator = torch.Generator().manual_seed(0)
     L = torch.rand(n, 1, 32, 32, generator=generator) * 2 - 1
     lab = torch.cat([L, 0.3 * L, -0.2 * L.flip(-1)], dim=1)
-    return LabTensorDataset(lab, "train")
+    return LabTensorDataset(quantise_lab(lab), "train")
 
 
 def gan():

@@ -3,7 +3,15 @@ import pytest
 import torch
 from skimage.color import rgb2lab
 
-from colorlib.lab import describe_channels, lab_to_rgb, rgb_to_lab, scaled_channels
+from colorlib.lab import (
+    denormalize,
+    dequantise_lab,
+    describe_channels,
+    lab_to_rgb,
+    quantise_lab,
+    rgb_to_lab,
+    scaled_channels,
+)
 
 
 @pytest.fixture
@@ -57,3 +65,32 @@ def test_describe_channels_prints_like_the_capstone():
         "a : min=-3.5000, max=1.0000",
         "b : min=-1.0000, max=4.2500",
     ]
+
+
+def test_8_bit_codes_move_every_srgb_colour_by_at_most_half_a_step():
+    from skimage.color import deltaE_ciede2000
+
+    levels = np.arange(0, 256, 5, dtype=np.uint8)  # 52 levels a channel: 140,608 colours, black and white among them
+    rgb = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(-1, 1, 3)
+    L, ab = rgb_to_lab(rgb)
+    codes = quantise_lab(torch.from_numpy(np.concatenate([L, ab])))
+    back = dequantise_lab(codes).numpy()
+    truth, stored = denormalize(L, ab), denormalize(back[:1], back[1:])
+    error = np.abs(truth - stored).reshape(-1, 3).max(axis=0)
+    assert codes.dtype == torch.uint8 and codes.shape == (3, len(rgb), 1)
+    assert error[0] <= 50 / 127 / 2 + 1e-4 and error[1:].max() <= 110 / 127 / 2 + 1e-4  # 0.2 L*, 0.43 a*b*
+    difference = deltaE_ciede2000(truth, stored)
+    assert difference.mean() < 0.2 and difference.max() < 0.7  # measured 0.18 and 0.69
+
+
+def test_8_bit_codes_keep_grey_black_and_white_exact():
+    lab = torch.tensor([[-1.0, 0.0, 1.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])  # black, mid grey, white
+    assert torch.equal(dequantise_lab(quantise_lab(lab)), lab)
+    assert dequantise_lab(quantise_lab(lab), torch.float16).dtype == torch.float16
+
+
+def test_8_bit_codes_refuse_the_wrong_dtype():
+    with pytest.raises(TypeError, match="quantise_lab takes normalised Lab as a float tensor, got torch.uint8"):
+        quantise_lab(torch.zeros(3, dtype=torch.uint8))
+    with pytest.raises(TypeError, match=r"dequantise_lab takes uint8 Lab codes .* got torch.float32"):
+        dequantise_lab(torch.zeros(3))

@@ -32,7 +32,8 @@ def test_report_runs_notebooks_in_order_and_indexes_them(tmp_path):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     write_notebook(notebooks / "a.ipynb", "open('order.txt', 'a').write('a')")
-    write_notebook(notebooks / "b.ipynb", "open('order.txt', 'a').write('b')")
+    write_notebook(notebooks / "b.ipynb",
+                   "open('order.txt', 'a').write('b'); import numpy; numpy.ones(300_000_000, 'u1').sum()")
     run = build_report("smoke", tmp_path / "report", tmp_path / "run", notebooks_dir=notebooks,
                        notebooks=("a", "b"), log=lambda line: None)
     assert (notebooks / "order.txt").read_text() == "ab"
@@ -43,6 +44,8 @@ def test_report_runs_notebooks_in_order_and_indexes_them(tmp_path):
     assert 'href="a.html"' in index and 'href="b.html"' in index
     assert json.loads((tmp_path / "report" / "run.json").read_text())["parameters"]["profile"] == "smoke"
     assert list(run["wall_time_s"]) == ["a", "b"]
+    peaks = run["peak_resident_gb"]  # each kernel's own: b's 0.3 GB of ones are not a's
+    assert 0.01 < peaks["a"] < peaks["b"] - 0.25 and run["max_peak_resident_gb"] == peaks["b"]
 
 
 def test_a_failing_notebook_stops_the_report_and_is_named(tmp_path):
