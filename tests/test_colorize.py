@@ -466,3 +466,60 @@ def test_an_int_size_where_a_spec_belongs_is_refused_before_the_photo_is_read(ge
         cz.colorize(tmp_path / "not_read.png", generator, SIZE)
     with pytest.raises(TypeError, match="expected a GeneratorSpec"):
         predict_ab(generator, torch.zeros(1, 1, SIZE, SIZE), "fp32", 1, SIZE)
+
+
+def test_a_link_planted_at_the_old_temporary_name_is_never_written_through(tmp_path, checkpoint):
+    colour_photo().save(tmp_path / "x.png")
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"outside the output folder")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / f".x.png.{os.getpid()}.tmp").symlink_to(victim)  # the name colorize once chose
+    assert command(tmp_path / "x.png", "-o", tmp_path / "o", "--checkpoint", checkpoint) == 0
+    assert victim.read_bytes() == b"outside the output folder"
+    assert (tmp_path / "o" / "x.png").is_file() and not (tmp_path / "o" / "x.png").is_symlink()
+
+
+def test_an_output_sub_folder_that_is_a_link_is_refused(tmp_path, checkpoint, capsys):
+    (tmp_path / "photos" / "sub").mkdir(parents=True)
+    colour_photo().save(tmp_path / "photos" / "sub" / "x.png")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "sub").symlink_to(tmp_path / "elsewhere")
+    for extra in ([], ["--overwrite"]):
+        assert command(tmp_path / "photos", "-o", tmp_path / "out", "--checkpoint", checkpoint, *extra) == 1
+        assert f"the output folder {tmp_path / 'out' / 'sub'} is a link" in capsys.readouterr().err
+        assert not list((tmp_path / "elsewhere").iterdir())
+
+
+def test_an_output_that_appears_meanwhile_is_kept_and_named(tmp_path, checkpoint, capsys, monkeypatch):
+    colour_photo().save(tmp_path / "x.png")
+
+    def another_process_writes_first(source, *args, **kwargs):
+        (tmp_path / "out").mkdir()
+        (tmp_path / "out" / "x.png").write_bytes(b"the other process's output")
+        return colorize(source, *args, **kwargs)
+
+    colorize = cz.colorize
+    monkeypatch.setattr(batch, "colorize", another_process_writes_first)
+    assert command(tmp_path / "x.png", "-o", tmp_path / "out", "--checkpoint", checkpoint) == 1
+    assert "appeared while it was colorized (another process?); it is kept" in capsys.readouterr().err
+    assert (tmp_path / "out" / "x.png").read_bytes() == b"the other process's output"
+    assert os.listdir(tmp_path / "out") == ["x.png"]
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_colorized_again(tmp_path, checkpoint, capsys):
+    colour_photo().save(tmp_path / "x.png")
+    for _ in range(2):
+        assert command(tmp_path, "-o", tmp_path / "out", "--checkpoint", checkpoint, "--overwrite") == 0
+        assert capsys.readouterr().out == f"colorized 1 of 1 images into {tmp_path / 'out'}\n"
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png")) == ["out/x.png", "x.png"]
+
+
+def test_an_input_without_a_writable_extension_is_refused_before_the_work(tmp_path, checkpoint, capsys, monkeypatch):
+    colour_photo().save(tmp_path / "photo", "PNG")
+    monkeypatch.setattr(batch, "colorize", None)  # colorizing it would fail loudly
+    assert command(tmp_path / "photo", "-o", tmp_path / "out", "--checkpoint", checkpoint) == 1
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'photo'}: the output {tmp_path / 'out' / 'photo'} has no "
+                                       "extension, not an image format Pillow writes; name the input with its "
+                                       "format's extension (.jpg, .png, ...)\n")
+    assert not (tmp_path / "out").exists()
