@@ -113,6 +113,7 @@ def colorize_whole(photo, generator, spec):
 def test_colorizing_in_bands_gives_what_the_whole_photo_gave(generator, monkeypatch):
     photo = np.asarray(colour_photo(size=(301, 203), seed=5))
     monkeypatch.setattr(cz, "BAND_PIXELS", 301 * 7)  # 29 bands of 7 rows, the last one shorter
+    monkeypatch.setattr(cz, "WIDE_PIXELS", SIZE * 50)  # and chunks of 50 columns, each with its own bands
     banded = np.asarray(cz.colorize(photo, generator, SPEC)).astype(int)
     difference = np.abs(banded - colorize_whole(photo, generator, SPEC))
     assert difference.max() <= 1 and (difference > 0).mean() < 1e-3  # float32 against float64: rounding only
