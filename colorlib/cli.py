@@ -150,8 +150,8 @@ def memory_size(text):
         value = float(number) * units[unit]
     except ValueError:
         value = 0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a memory size above 0, e.g. 2G or 500M")
+    if not 1 <= value < float("inf"):  # 0.5 would round to 0 bytes
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a memory size of at least 1 byte, e.g. 2G or 500M")
     return int(value)
 
 

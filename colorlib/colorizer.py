@@ -40,7 +40,8 @@ EXPECTED = (f"a colorlib training checkpoint ({GAN_FILE}, {PRETRAINED_FILE}) "
 LIGHTNESS_TOLERANCE = 0.5
 # Pixels converted at a time at full resolution: their float temporaries take a few tens of MB.
 BAND_PIXELS = 1 << 18
-# Values of the square's a*b* widened to the photo's width at a time (2 planes of float32: 8 MB, some 32 MB with its temporaries).
+# Values of the square's a*b* widened to the photo's width at a time: 2 planes of float32, 8 MB
+# (some 32 MB with the temporaries of resampling).
 WIDE_PIXELS = 1 << 20
 # Memory colorize needs per pixel of a photo, above the loaded generator: make bench measures it
 # (6000 x 4000 JPEG: about 12 bytes a pixel); the bound keeps room for PNG decoding and alpha.
@@ -298,7 +299,7 @@ def colorize_budget(limit=None):
     colorlib.images.MemoryBudget or None
         None when the machine does not say (no check then).
     """
-    limit = limit or available_memory()
+    limit = available_memory() if limit is None else limit  # 0 would mean no check at all
     return None if limit is None else MemoryBudget(int(limit), BYTES_PER_PIXEL, "colorize")
 
 

@@ -524,3 +524,14 @@ def test_an_input_without_a_writable_extension_is_refused_before_the_work(tmp_pa
                                        "extension, not an image format Pillow writes; name the input with its "
                                        "format's extension (.jpg, .png, ...)\n")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("memory", ["0.5", "0", "1e-3", "inf"])
+def test_a_max_memory_below_one_byte_is_refused_not_taken_as_no_limit(memory, tmp_path, checkpoint, capsys):
+    colour_photo().save(tmp_path / "photo.png")
+    with pytest.raises(SystemExit) as exit_code:
+        command(tmp_path / "photo.png", "-o", tmp_path / "out", "--checkpoint", checkpoint, "--max-memory", memory)
+    assert exit_code.value.code == 2
+    assert f"--max-memory: {memory!r}: expected a memory size of at least 1 byte" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert cz.colorize_budget(0).limit == 0  # a limit of 0 checks, and refuses every photo
