@@ -535,3 +535,23 @@ def test_a_max_memory_below_one_byte_is_refused_not_taken_as_no_limit(memory, tm
     assert f"--max-memory: {memory!r}: expected a memory size of at least 1 byte" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     assert cz.colorize_budget(0).limit == 0  # a limit of 0 checks, and refuses every photo
+
+
+@pytest.mark.parametrize("scale", ["1e300", "1e18", "11"])
+def test_an_absurd_chroma_scale_is_refused_before_anything_is_written(scale, tmp_path, checkpoint, capsys):
+    colour_photo().save(tmp_path / "photo.png")
+    assert command(tmp_path / "photo.png", "-o", tmp_path / "out", "--checkpoint", checkpoint,
+                   "--chroma-scale", scale) == 2
+    assert f"chroma scale {float(scale)!r}: expected a finite number >= 0 and at most 10" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_checkpoint_whose_spec_is_too_large_is_refused_by_name(tmp_path, generator, capsys):
+    bad = tmp_path / "huge.pt"
+    save_checkpoint(bad, generator=generator.state_dict(), config=get_config("smoke", size=SIZE).asdict(),
+                    spec={**SPEC.asdict(), "size": 100_000})
+    colour_photo().save(tmp_path / "photo.png")
+    assert command(tmp_path / "photo.png", "-o", tmp_path / "out", "--checkpoint", bad) == 2
+    stderr = capsys.readouterr().err
+    assert f"error: {bad}: its generator spec is not valid (generator size 100000" in stderr and "at most 2048" in stderr
+    assert not (tmp_path / "out").exists()
