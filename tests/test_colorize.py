@@ -555,3 +555,11 @@ def test_a_checkpoint_whose_spec_is_too_large_is_refused_by_name(tmp_path, gener
     stderr = capsys.readouterr().err
     assert f"error: {bad}: its generator spec is not valid (generator size 100000" in stderr and "at most 2048" in stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("size", ["0", "-1", "16"])
+def test_evaluate_refuses_a_size_that_would_silently_be_the_default(size, checkpoint, capsys):
+    with pytest.raises(SystemExit) as exit_code:
+        main(["evaluate", "--checkpoint", str(checkpoint), "--size", size])
+    assert exit_code.value.code == 2
+    assert f"--size: {size!r}: expected a whole number of pixels >= 32" in capsys.readouterr().err
