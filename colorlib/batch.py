@@ -1,9 +1,10 @@
 """The ``colorize`` command: files and folders colorized into an output folder, never over an input.
 
 ``python -m colorlib colorize INPUT... -o OUT --checkpoint CKPT`` (see :mod:`colorlib.cli`). Each
-output goes to a temporary file, then is renamed; an output that is an input, a link, or an
-existing file (without ``--overwrite``) is refused with a reason, and a file that fails is
-reported and skipped.
+output goes to a temporary file made exclusively beside it, then is renamed
+(:func:`colorlib.atomic.write_atomically`); an output that is an input, a link or below one,
+an existing file (without ``--overwrite``), or of a format Pillow cannot write is refused with a
+reason, and a file that fails is reported and skipped.
 """
 import os
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
+from colorlib.atomic import write_atomically
 from colorlib.checkpoints import CheckpointError
 from colorlib.colorizer import colorize, colorize_budget, load_colorizer
 from colorlib.images import ImageRejected
@@ -77,7 +79,7 @@ def colorize_files(inputs, out_dir, generator, spec, overwrite=False, memory=Non
     bar = tqdm(jobs, unit="image", disable=len(jobs) < 2 or not sys.stderr.isatty())
     for done, (source, target) in enumerate(bar):
         try:
-            reason = colorize_file(source, target, generator, spec, memory)
+            reason = colorize_file(source, target, generator, spec, memory, overwrite)
         except KeyboardInterrupt:
             bar.close()
             print(interrupted_message(written, [source for source, _ in jobs[done:]], out_dir), file=sys.stderr)
@@ -90,8 +92,11 @@ def colorize_files(inputs, out_dir, generator, spec, overwrite=False, memory=Non
     return written, failed
 
 
-def colorize_file(source, target, generator, spec, memory=None):
-    """Colorize one file into target; returns None, or why it failed in one line. Warnings go to stderr."""
+def colorize_file(source, target, generator, spec, memory=None, overwrite=False):
+    """Colorize one file into target; returns None, or why it failed in one line. Warnings go to stderr.
+
+    Without ``overwrite``, a target that another process wrote meanwhile is kept, and this one fails.
+    """
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -101,7 +106,9 @@ def colorize_file(source, target, generator, spec, memory=None):
     for warning in caught:
         tqdm.write(f"warning: {warning.message}", file=sys.stderr)
     try:
-        save_like_source(image, target)
+        save_like_source(image, target, replace=overwrite)
+    except FileExistsError:
+        return f"{source}: the output {target} appeared while it was colorized (another process?); it is kept"
     except (OSError, ValueError) as error:  # a read-only folder, a full disk, a suffix Pillow cannot write
         return f"{source}: could not write {target} ({error})"
     return None
@@ -110,14 +117,17 @@ def colorize_file(source, target, generator, spec, memory=None):
 def plan_outputs(inputs, out_dir, overwrite=False):
     """[(source, target)] for every image of the inputs, and {input: reason} for those refused.
 
-    Refused: a target that is a link, that is an input, that an earlier input already takes, or
-    that exists when ``overwrite`` is False.
+    A folder's images inside out_dir (an output folder within the input folder) are not inputs:
+    a rerun never colorizes the last run's outputs again. Refused: a target of a format Pillow
+    cannot write, below a folder that is a link, that is a link, that is an input, that an
+    earlier input already takes, or that exists when ``overwrite`` is False.
     """
     jobs, failed, targets = [], {}, set()
     for given in map(Path, inputs):
         if given.is_dir():
             try:
-                jobs += [(path, out_dir / path.relative_to(given)) for path in list_images(given)]
+                jobs += [(path, out_dir / path.relative_to(given)) for path in list_images(given)
+                         if not inside(path, out_dir)]
             except FileNotFoundError as error:
                 failed[str(given)] = str(error)
         elif given.is_file():
@@ -127,19 +137,38 @@ def plan_outputs(inputs, out_dir, overwrite=False):
     planned = []
     sources = [source for source, _ in jobs]
     for source, target in jobs:
-        if target.is_symlink():
-            failed[str(source)] = f"{source}: the output {target} is a link; outputs are never written through links"
-        elif any(same_file(target, other) for other in sources):
-            failed[str(source)] = (f"{source}: the output {target} is one of the inputs; it is never written over: "
-                                   "choose another output folder")
-        elif target.resolve() in targets:
-            failed[str(source)] = f"{source}: an earlier input has the same output name {target.name}"
-        elif not overwrite and os.path.lexists(target):
-            failed[str(source)] = f"{source}: the output {target} already exists; give --overwrite to replace it"
+        reason = refusal(source, target, out_dir, sources, targets, overwrite)
+        if reason:
+            failed[str(source)] = f"{source}: {reason}"
         else:
             targets.add(target.resolve())
             planned.append((source, target))
     return planned, failed
+
+
+def refusal(source, target, out_dir, sources, targets, overwrite):
+    """Why source must not be colorized into target (see :func:`plan_outputs`), or None."""
+    if output_format(target) is None:
+        return (f"the output {target} has {target.suffix or 'no extension'}, not an image format Pillow writes; "
+                "name the input with its format's extension (.jpg, .png, ...)")
+    below = target.relative_to(out_dir).parents[:-1]  # the sub-folders; out_dir itself is the user's choice
+    linked = [folder for folder in below if (out_dir / folder).is_symlink()]
+    if linked:
+        return (f"the output folder {out_dir / linked[-1]} is a link; outputs are never written through links")
+    if target.is_symlink():
+        return f"the output {target} is a link; outputs are never written through links"
+    if any(same_file(target, other) for other in sources):
+        return f"the output {target} is one of the inputs; it is never written over: choose another output folder"
+    if target.resolve() in targets:
+        return f"an earlier input has the same output name {target.name}"
+    if not overwrite and os.path.lexists(target):
+        return f"the output {target} already exists; give --overwrite to replace it"
+    return None
+
+
+def inside(path, folder):
+    """Whether path lies within folder, links resolved."""
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
 def same_file(a, b):
@@ -150,22 +179,25 @@ def same_file(a, b):
         return False
 
 
-def save_like_source(image, target):
+def save_like_source(image, target, replace=True):
     """Save in the format the file name says (JPEG stays JPEG), at high quality for lossy formats.
 
-    Written to a temporary file beside the target, then renamed onto it: an interrupted save
-    never leaves half a file, and a hard link to the old target keeps the old content.
+    Written to a temporary file made exclusively beside the target, then renamed onto it
+    (:func:`colorlib.atomic.write_atomically`): an interrupted save never leaves half a file, a
+    link planted in the folder is never followed, and a hard link to the old target keeps the
+    old content. ``replace=False`` keeps a file that exists at target (FileExistsError).
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    file_format = Image.registered_extensions().get(target.suffix.lower())
+    file_format = output_format(target)
     if image.mode == "RGBA" and file_format not in ALPHA_FORMATS:  # JPEG and the like: over white, as it was seen
         image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image).convert("RGB")
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        image.save(tmp, file_format, **SAVE_OPTIONS.get(file_format, {}))
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(target, lambda file: image.save(file, file_format, **SAVE_OPTIONS.get(file_format, {})),
+                     replace=replace)
+
+
+def output_format(target):
+    """The Pillow format a file name asks for (``.jpg``: JPEG), or None when Pillow cannot write it."""
+    file_format = Image.registered_extensions().get(target.suffix.lower())
+    return file_format if file_format in Image.SAVE else None
 
 
 def interrupted_message(written, left, out_dir):

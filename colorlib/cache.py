@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from colorlib.atomic import write_atomically
 from colorlib.images import read_rgb
 from colorlib.lab import quantise_lab, rgb_to_lab
 
@@ -91,18 +92,16 @@ class LabCache:
                 tensor = None
                 warnings.warn(f"cache entry {entry} for {path} is corrupt ({type(error).__name__}); rebuilding it",
                               stacklevel=2)
-            if torch.is_tensor(tensor) and tensor.shape == (3, self.size, self.size):
+            if (torch.is_tensor(tensor) and tensor.shape == (3, self.size, self.size)
+                    and torch.isfinite(tensor).all()):  # a NaN would reach the loss and stop training
                 self.hits += 1
                 return tensor
             if tensor is not None:
-                warnings.warn(f"cache entry {entry} for {path} holds no {self.size} px Lab tensor; rebuilding it",
-                              stacklevel=2)
+                warnings.warn(f"cache entry {entry} for {path} holds no finite {self.size} px Lab tensor; "
+                              "rebuilding it", stacklevel=2)
         self.misses += 1
         tensor = lab_tensor(read_rgb(path), self.size)
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = entry.with_suffix(f".{os.getpid()}.tmp")  # atomic: a crash never leaves half a file
-        torch.save(tensor, tmp)
-        os.replace(tmp, entry)
+        write_atomically(entry, lambda file: torch.save(tensor, file))  # a crash never leaves half a file
         return tensor
 
     def stack(self, paths, digests=None):

@@ -9,17 +9,15 @@ spec and weights its checkpoint carries.
 """
 import contextlib
 import dataclasses
-import errno
 import functools
 import inspect
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
+from colorlib.atomic import write_atomically
 from colorlib.config import Config
 from colorlib.models import GeneratorSpec
 
@@ -35,55 +33,10 @@ PER_IMAGE_FILE = "per_image.csv"
 RUN_CHECKPOINTS = {"pretrained": PRETRAINED_FILE, "gan": GAN_FILE}  # a run's generators, in training order
 
 
-# A new file gets the permissions the user's umask gives (mkstemp alone would make it 0600).
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
-def _write_atomically(path, write):
-    """Write a file by ``write(binary_file)`` into a unique temporary file beside it, then rename.
-
-    The temporary name is unique (two writers on one folder never share it), its bytes reach the
-    disk (fsync) before the rename, so a crash leaves the old file or the new one, never half of
-    one, and it is removed if anything fails.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException as error:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if _disk_full(error):
-            free = shutil.disk_usage(path.parent).free / 2**20
-            raise OSError(errno.ENOSPC, f"no space left on the disk to write {path} ({free:.0f} MB free); "
-                          "the file it would replace is kept as it was", str(path)) from error
-        raise
-
-
-def _disk_full(error):
-    """Whether error, or one it was raised while handling, is 'No space left on device'.
-
-    torch.save reports a full disk as a RuntimeError about zip positions, raised while handling
-    the OSError that says what happened.
-    """
-    while error is not None:
-        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-            return True
-        error = error.__cause__ or error.__context__
-    return False
-
-
 def save_json(path, data):
     """Write JSON atomically (a unique temporary file, fsync, then rename)."""
     text = (json.dumps(data, indent=2) + "\n").encode()
-    _write_atomically(path, lambda file: file.write(text))
+    write_atomically(path, lambda file: file.write(text))
 
 
 def load_json(path):
@@ -92,7 +45,7 @@ def load_json(path):
 
 def save_checkpoint(path, **state):
     """Save state_dicts and plain data atomically, so a crash keeps the last good file."""
-    _write_atomically(path, lambda file: torch.save(state, file))
+    write_atomically(path, lambda file: torch.save(state, file))
 
 
 class CheckpointError(ValueError):

@@ -94,7 +94,8 @@ def add_evaluate_parser(commands):
                           help="a training checkpoint (e.g. runs/cpu/gan.pt) or a generator export")
     evaluate.add_argument("--data", default=None, help="images to score (default: the run's validation split)")
     evaluate.add_argument("--out", default="evaluation", help="output folder (default: evaluation)")
-    evaluate.add_argument("--size", type=int, default=None, help="image size (default: the training size)")
+    evaluate.add_argument("--size", type=square_side, default=None,
+                          help="image size, at least 32 pixels (default: the training size)")
     evaluate.add_argument("--device", default="auto")
     evaluate.set_defaults(run=run_evaluate)
 
@@ -150,8 +151,8 @@ def memory_size(text):
         value = float(number) * units[unit]
     except ValueError:
         value = 0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a memory size above 0, e.g. 2G or 500M")
+    if not 1 <= value < float("inf"):  # 0.5 would round to 0 bytes
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a memory size of at least 1 byte, e.g. 2G or 500M")
     return int(value)
 
 

@@ -40,6 +40,9 @@ EXPECTED = (f"a colorlib training checkpoint ({GAN_FILE}, {PRETRAINED_FILE}) "
 LIGHTNESS_TOLERANCE = 0.5
 # Pixels converted at a time at full resolution: their float temporaries take a few tens of MB.
 BAND_PIXELS = 1 << 18
+# Values of the square's a*b* widened to the photo's width at a time: 2 planes of float32, 8 MB
+# (some 32 MB with the temporaries of resampling).
+WIDE_PIXELS = 1 << 20
 # Memory colorize needs per pixel of a photo, above the loaded generator: make bench measures it
 # (6000 x 4000 JPEG: about 12 bytes a pixel); the bound keeps room for PNG decoding and alpha.
 BYTES_PER_PIXEL = 40
@@ -234,23 +237,34 @@ def colorize(image, generator, spec, memory=None):
     _, ab = predict_square(picture.composited(), generator, spec)
     ab = ab[0].numpy() * np.float32(AB_SCALE)  # (2, size, size), natural units
     height, width = picture.rgb.shape[:2]
-    rows = bilinear_taps(spec.size, height)
-    wide = resample(ab, bilinear_taps(spec.size, width), axis=2)  # (2, size, width): small
     out = np.empty((height, width, 3 if picture.alpha is None else 4), dtype=np.uint8)
+    rows, columns = bilinear_taps(spec.size, height), bilinear_taps(spec.size, width)
+    # The a*b* are widened to a chunk of columns at a time: a whole 2,000,000-pixel-wide row
+    # would make (2, size, width) floats of gigabytes.
+    chunk = max(1, WIDE_PIXELS // spec.size)
+    for left in range(0, width, chunk):
+        fill_columns(out, picture.rgb, ab, rows, [taps[left:left + chunk] for taps in columns], left)
+    if picture.alpha is not None:
+        out[..., 3] = picture.alpha
+    return Image.fromarray(out)
+
+
+def fill_columns(out, rgb, ab, rows, columns, left):
+    """Fill out's colours in the columns from left that ``columns`` (taps) resample ab to, a band of rows at a time."""
+    wide = resample(ab, columns, axis=2)  # (2, size, chunk): at most WIDE_PIXELS
+    width = wide.shape[2]
+    step = max(1, BAND_PIXELS // width)
+    span = slice(left, left + width)
 
     def fill(top):
         band = slice(top, top + step)
         ab_band = resample(wide, [taps[band] for taps in rows], axis=1)
-        lab = np.stack([lightness8(picture.rgb[band]), ab_band[0], ab_band[1]], axis=-1)
-        out[band, :, :3] = lab_to_rgb8(fit_to_gamut(lab))
+        lab = np.stack([lightness8(rgb[band, span]), ab_band[0], ab_band[1]], axis=-1)
+        out[band, span, :3] = lab_to_rgb8(fit_to_gamut(lab))
 
-    step = max(1, BAND_PIXELS // width)
     # numpy lets go of the GIL in its loops: bands run on as many threads as torch may use.
     with ThreadPoolExecutor(max_workers=torch.get_num_threads()) as pool:
-        list(pool.map(fill, range(0, height, step)))
-    if picture.alpha is not None:
-        out[..., 3] = picture.alpha
-    return Image.fromarray(out)
+        list(pool.map(fill, range(0, len(rows[0]), step)))
 
 
 def bilinear_taps(n_in, n_out):
@@ -285,7 +299,7 @@ def colorize_budget(limit=None):
     colorlib.images.MemoryBudget or None
         None when the machine does not say (no check then).
     """
-    limit = limit or available_memory()
+    limit = available_memory() if limit is None else limit  # 0 would mean no check at all
     return None if limit is None else MemoryBudget(int(limit), BYTES_PER_PIXEL, "colorize")
 
 

@@ -68,8 +68,8 @@ class Config:
             if not isinstance(getattr(self, name), numbers.Integral) or getattr(self, name) < 0:
                 raise ValueError(f"{name} must be an integer of 0 or more, got {getattr(self, name)!r}")
         for name in ("pretrain_lr", "gan_lr", "temperature"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+            if not 0 < getattr(self, name) < float("inf"):  # inf passes "> 0", then trains to NaN
+                raise ValueError(f"{name} must be a finite positive number, got {getattr(self, name)!r}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {self.val_fraction}")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
@@ -77,8 +77,8 @@ class Config:
         if not 0 <= self.rebalance <= 1:
             raise ValueError(f"rebalance must lie in [0, 1], got {self.rebalance}")
         for name in ("lambda_l1", "lambda_cross_entropy", "encoder_lr_scale", "max_memory"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+            if not 0 <= getattr(self, name) < float("inf"):
+                raise ValueError(f"{name} must be a finite number of 0 or more, got {getattr(self, name)}")
         if self.gan_mode not in ("vanilla", "lsgan"):
             raise ValueError(f"gan_mode must be 'vanilla' or 'lsgan', got {self.gan_mode!r}")
         if self.imagenet_weights not in ("auto", "never", "required"):

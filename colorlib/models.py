@@ -63,6 +63,12 @@ def imagenet_weights_available(download=True):
 ENCODERS = ("resnet18", "efficientnet_lite0")
 HEADS = ("regression", "classification")
 OUTPUT_STRIDES = (1, 2, 4, 8)
+# The largest square a generator is built or run at: its activations take some 4 KB a pixel
+# (16 GB at 2048 px), and building one runs it once at its size.
+MAX_SIZE = 2048
+# The largest chroma scale: gamut fitting already pushes every colour to the gamut's edge at a
+# few times 1, and at 1e18 the a*b* overflow float32 (a grey or black photo).
+MAX_CHROMA_SCALE = 10.0
 
 
 def build_generator(size, imagenet_weights="auto", verbose=True, encoder="resnet18", head="regression",
@@ -177,8 +183,9 @@ class GeneratorSpec:
     output_stride: int = 1
 
     def __post_init__(self):
-        if isinstance(self.size, bool) or not (isinstance(self.size, numbers.Integral) and self.size > 0):
-            raise ValueError(f"generator size {self.size!r}: expected a positive whole number of pixels")
+        if isinstance(self.size, bool) or not (isinstance(self.size, numbers.Integral) and 0 < self.size <= MAX_SIZE):
+            raise ValueError(f"generator size {self.size!r}: expected a positive whole number of pixels, "
+                             f"at most {MAX_SIZE}")
         temperature = self.temperature
         if isinstance(temperature, bool) or not (isinstance(temperature, numbers.Real) and math.isfinite(temperature)
                                                  and temperature > 0):
@@ -193,8 +200,9 @@ class GeneratorSpec:
             raise ValueError(f"generator encoder {self.encoder!r} and head {self.head!r}: "
                              f"expected one of {ENCODERS} and one of {HEADS}")
         scale = self.chroma_scale
-        if isinstance(scale, bool) or not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale >= 0):
-            raise ValueError(f"chroma scale {scale!r}: expected a finite number >= 0 (1 keeps the predicted colours)")
+        if isinstance(scale, bool) or not (isinstance(scale, (int, float)) and 0 <= scale <= MAX_CHROMA_SCALE):
+            raise ValueError(f"chroma scale {scale!r}: expected a finite number >= 0 and at most {MAX_CHROMA_SCALE:g} "
+                             "(1 keeps the predicted colours)")
         if self.normalisation != NORMALISATION:
             raise ValueError(f"a generator normalised as {self.normalisation!r}; this colorlib feeds and reads "
                              f"{NORMALISATION!r}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import colorlib
 
 LAYERS = [
-    ("settings", {"config", "runtime", "distributed"}),
+    ("settings", {"config", "runtime", "distributed", "atomic"}),
     ("data", {"sources", "images", "cache", "lab", "dataset", "preprocessing"}),
     ("models", {"models", "bins", "losses", "predict"}),
     ("files", {"checkpoints"}),

@@ -1,3 +1,5 @@
+import numpy as np
+import pytest
 import torch
 
 from colorlib.cache import PREPROCESSING_VERSION, LabCache, file_digest
@@ -120,3 +122,13 @@ def test_a_corrupt_cache_entry_is_named_and_rebuilt(tmp_path):
         again = cache.get(tmp_path / "a.png")
     assert torch.equal(first, again) and cache.misses == 2
     assert torch.equal(torch.load(entry, weights_only=True), first)  # rebuilt on disk too
+
+
+def test_a_nan_entry_of_the_right_shape_is_rebuilt_and_named(tmp_path):
+    colour_photo().save(tmp_path / "a.png")
+    cache = LabCache(16, tmp_path / "cache")
+    good = cache.get(tmp_path / "a.png")
+    entry = cache.entry(file_digest(tmp_path / "a.png"))
+    torch.save(torch.full((3, 16, 16), float("nan"), dtype=torch.float16), entry)
+    with pytest.warns(UserWarning, match=f"cache entry {entry} for .*a.png holds no finite 16 px Lab tensor"):
+        assert torch.equal(cache.get(tmp_path / "a.png"), good)

@@ -113,6 +113,7 @@ def colorize_whole(photo, generator, spec):
 def test_colorizing_in_bands_gives_what_the_whole_photo_gave(generator, monkeypatch):
     photo = np.asarray(colour_photo(size=(301, 203), seed=5))
     monkeypatch.setattr(cz, "BAND_PIXELS", 301 * 7)  # 29 bands of 7 rows, the last one shorter
+    monkeypatch.setattr(cz, "WIDE_PIXELS", SIZE * 50)  # and chunks of 50 columns, each with its own bands
     banded = np.asarray(cz.colorize(photo, generator, SPEC)).astype(int)
     difference = np.abs(banded - colorize_whole(photo, generator, SPEC))
     assert difference.max() <= 1 and (difference > 0).mean() < 1e-3  # float32 against float64: rounding only
@@ -466,3 +467,99 @@ def test_an_int_size_where_a_spec_belongs_is_refused_before_the_photo_is_read(ge
         cz.colorize(tmp_path / "not_read.png", generator, SIZE)
     with pytest.raises(TypeError, match="expected a GeneratorSpec"):
         predict_ab(generator, torch.zeros(1, 1, SIZE, SIZE), "fp32", 1, SIZE)
+
+
+def test_a_link_planted_at_the_old_temporary_name_is_never_written_through(tmp_path, checkpoint):
+    colour_photo().save(tmp_path / "x.png")
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"outside the output folder")
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / f".x.png.{os.getpid()}.tmp").symlink_to(victim)  # the name colorize once chose
+    assert command(tmp_path / "x.png", "-o", tmp_path / "o", "--checkpoint", checkpoint) == 0
+    assert victim.read_bytes() == b"outside the output folder"
+    assert (tmp_path / "o" / "x.png").is_file() and not (tmp_path / "o" / "x.png").is_symlink()
+
+
+def test_an_output_sub_folder_that_is_a_link_is_refused(tmp_path, checkpoint, capsys):
+    (tmp_path / "photos" / "sub").mkdir(parents=True)
+    colour_photo().save(tmp_path / "photos" / "sub" / "x.png")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "sub").symlink_to(tmp_path / "elsewhere")
+    for extra in ([], ["--overwrite"]):
+        assert command(tmp_path / "photos", "-o", tmp_path / "out", "--checkpoint", checkpoint, *extra) == 1
+        assert f"the output folder {tmp_path / 'out' / 'sub'} is a link" in capsys.readouterr().err
+        assert not list((tmp_path / "elsewhere").iterdir())
+
+
+def test_an_output_that_appears_meanwhile_is_kept_and_named(tmp_path, checkpoint, capsys, monkeypatch):
+    colour_photo().save(tmp_path / "x.png")
+
+    def another_process_writes_first(source, *args, **kwargs):
+        (tmp_path / "out").mkdir()
+        (tmp_path / "out" / "x.png").write_bytes(b"the other process's output")
+        return colorize(source, *args, **kwargs)
+
+    colorize = cz.colorize
+    monkeypatch.setattr(batch, "colorize", another_process_writes_first)
+    assert command(tmp_path / "x.png", "-o", tmp_path / "out", "--checkpoint", checkpoint) == 1
+    assert "appeared while it was colorized (another process?); it is kept" in capsys.readouterr().err
+    assert (tmp_path / "out" / "x.png").read_bytes() == b"the other process's output"
+    assert os.listdir(tmp_path / "out") == ["x.png"]
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_colorized_again(tmp_path, checkpoint, capsys):
+    colour_photo().save(tmp_path / "x.png")
+    for _ in range(2):
+        assert command(tmp_path, "-o", tmp_path / "out", "--checkpoint", checkpoint, "--overwrite") == 0
+        assert capsys.readouterr().out == f"colorized 1 of 1 images into {tmp_path / 'out'}\n"
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png")) == ["out/x.png", "x.png"]
+
+
+def test_an_input_without_a_writable_extension_is_refused_before_the_work(tmp_path, checkpoint, capsys, monkeypatch):
+    colour_photo().save(tmp_path / "photo", "PNG")
+    monkeypatch.setattr(batch, "colorize", None)  # colorizing it would fail loudly
+    assert command(tmp_path / "photo", "-o", tmp_path / "out", "--checkpoint", checkpoint) == 1
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'photo'}: the output {tmp_path / 'out' / 'photo'} has no "
+                                       "extension, not an image format Pillow writes; name the input with its "
+                                       "format's extension (.jpg, .png, ...)\n")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("memory", ["0.5", "0", "1e-3", "inf"])
+def test_a_max_memory_below_one_byte_is_refused_not_taken_as_no_limit(memory, tmp_path, checkpoint, capsys):
+    colour_photo().save(tmp_path / "photo.png")
+    with pytest.raises(SystemExit) as exit_code:
+        command(tmp_path / "photo.png", "-o", tmp_path / "out", "--checkpoint", checkpoint, "--max-memory", memory)
+    assert exit_code.value.code == 2
+    assert f"--max-memory: {memory!r}: expected a memory size of at least 1 byte" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert cz.colorize_budget(0).limit == 0  # a limit of 0 checks, and refuses every photo
+
+
+@pytest.mark.parametrize("scale", ["1e300", "1e18", "11"])
+def test_an_absurd_chroma_scale_is_refused_before_anything_is_written(scale, tmp_path, checkpoint, capsys):
+    colour_photo().save(tmp_path / "photo.png")
+    assert command(tmp_path / "photo.png", "-o", tmp_path / "out", "--checkpoint", checkpoint,
+                   "--chroma-scale", scale) == 2
+    assert f"chroma scale {float(scale)!r}: expected a finite number >= 0 and at most 10" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_checkpoint_whose_spec_is_too_large_is_refused_by_name(tmp_path, generator, capsys):
+    bad = tmp_path / "huge.pt"
+    save_checkpoint(bad, generator=generator.state_dict(), config=get_config("smoke", size=SIZE).asdict(),
+                    spec={**SPEC.asdict(), "size": 100_000})
+    colour_photo().save(tmp_path / "photo.png")
+    assert command(tmp_path / "photo.png", "-o", tmp_path / "out", "--checkpoint", bad) == 2
+    stderr = capsys.readouterr().err
+    assert f"error: {bad}: its generator spec is not valid (generator size 100000" in stderr and "at most 2048" in stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("size", ["0", "-1", "16"])
+def test_evaluate_refuses_a_size_that_would_silently_be_the_default(size, checkpoint, capsys):
+    with pytest.raises(SystemExit) as exit_code:
+        main(["evaluate", "--checkpoint", str(checkpoint), "--size", size])
+    assert exit_code.value.code == 2
+    assert f"--size: {size!r}: expected a whole number of pixels >= 32" in capsys.readouterr().err
