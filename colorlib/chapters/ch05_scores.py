@@ -37,8 +37,9 @@ def show_validation_examples(indices, split, config, generators, scores, model, 
 def show_run_comparison(split, config, run_dir, n=6):
     """The run's first n validation photos: Gray / pretrained / GAN / shipped / Real, as far as the run has them.
 
-    The photos are the first of the split, not chosen for the figure. The shipped row
-    (:func:`colorlib.shipping.shipped_row`) appears once notebook 05 has evaluated the run.
+    The photos are the first of the split, not chosen for the figure. Once notebook 05 has
+    evaluated the run, the shipped generator (:func:`colorlib.shipping.shipped_row`) is named: a
+    row of its own when it paints with a chroma scale, else "(shipped)" beside its row.
     """
     generators = run_generators(run_dir)
     batch = next(iter(photo_batches(split.val[:n], config.photo_size, n)))
@@ -49,9 +50,13 @@ def show_run_comparison(split, config, run_dir, n=6):
     shipped = shipped_generator(run_dir)
     if shipped and shipped[0] in generators:
         name, scale = shipped
-        label = f"shipped: {name}" + (f" x {scale:g}" if scale != 1.0 else "")
-        generator, spec = generators[name]
-        predictions[label] = generator_ab(generator, spec.replace(chroma_scale=scale), batch["L"])
+        if scale == 1.0:  # a row above already shows it: name it rather than draw it twice
+            predictions = {label + (" (shipped)" if label == labels[name] else ""): ab
+                           for label, ab in predictions.items()}
+        else:
+            generator, spec = generators[name]
+            predictions[f"shipped: {name} x {scale:g}"] = generator_ab(generator, spec.replace(chroma_scale=scale),
+                                                                        batch["L"])
     return show_comparison(batch["L"], predictions, batch["ab"], n=n)
 
 
