@@ -10,6 +10,8 @@ COCO_SAMPLE_PHOTOS = 21_837
 CAPSTONE_PHOTOS = 12_000  # drawn at random from the sample with numpy's seed 98...
 CAPSTONE_TRAIN_PHOTOS = 9_000  # ...of which the first 9,000 trained it
 
+CAPSTONE_SSIM = 0.87  # the mean validation SSIM the capstone published
+
 # What the capstone published (its notebook and write-up): the one place these figures are typed.
 CAPSTONE = {
     "training photos": (f"{CAPSTONE_TRAIN_PHOTOS:,} COCO photos (of {CAPSTONE_PHOTOS:,} drawn from fastai's "
