@@ -5,10 +5,19 @@ reader sees at once how far a run is from the capstone's 9,000 photos, 256 px an
 """
 import os
 
+# fastai's COCO sample (URLs.COCO_SAMPLE, train_sample/) and what the capstone drew from it.
+COCO_SAMPLE_PHOTOS = 21_837
+CAPSTONE_PHOTOS = 12_000  # drawn at random from the sample with numpy's seed 98...
+CAPSTONE_TRAIN_PHOTOS = 9_000  # ...of which the first 9,000 trained it
+
+CAPSTONE_SSIM = 0.87  # the mean validation SSIM the capstone published
+
 # What the capstone published (its notebook and write-up): the one place these figures are typed.
 CAPSTONE = {
-    "training photos": "9,000 (of fastai's 12,000-photo COCO sample)",
-    "validation photos": "3,000 drawn, but scored on training photos (notebook 01)",
+    "training photos": (f"{CAPSTONE_TRAIN_PHOTOS:,} COCO photos (of {CAPSTONE_PHOTOS:,} drawn from fastai's "
+                        f"{COCO_SAMPLE_PHOTOS:,}-photo COCO sample)"),
+    "validation photos": (f"{CAPSTONE_PHOTOS - CAPSTONE_TRAIN_PHOTOS:,} drawn, but scored on training photos "
+                          "(notebook 01)"),
     "image size": "256 px",
     "encoder and starting weights": "ResNet18, ImageNet weights",
     "loss": "L1, then GAN + 100 x L1",
@@ -42,7 +51,7 @@ def duration(seconds):
 
 
 def comparison_rows(config, train_photos, val_photos, weights=None, hardware_text=None, seconds=None,
-                    seconds_what="training"):
+                    seconds_what="training", train_sources=None):
     """The capstone's recipe beside this run's, one (aspect, capstone, this run) row each.
 
     Parameters
@@ -59,6 +68,9 @@ def comparison_rows(config, train_photos, val_photos, weights=None, hardware_tex
         The run's training time; None leaves the row out of this run's column ("not yet known").
     seconds_what : str
         What ``seconds`` covers, said beside it (e.g. "pretraining only").
+    train_sources : dict of str to int, optional
+        Training photos by the folder they came from (``colorlib.chapters.ch01_data``), said
+        beside the count when there are several: the capstone's were all COCO photos.
 
     Returns
     -------
@@ -72,7 +84,9 @@ def comparison_rows(config, train_photos, val_photos, weights=None, hardware_tex
         if config.gan_reconstruction == "cross_entropy" else f"GAN + {config.lambda_l1:g} x L1")
     time_text = f"{duration(seconds)} ({seconds_what})" if seconds is not None else "not yet known"
     ours = {
-        "training photos": f"{train_photos:,}",
+        "training photos": f"{train_photos:,}" + (
+            ": " + ", ".join(f"{n:,} {source}" for source, n in train_sources.items())
+            if train_sources and len(train_sources) > 1 else ""),
         "validation photos": f"{val_photos:,}, kept apart from training",
         "image size": size,
         "encoder and starting weights": f"{ENCODERS[config.encoder]}, {start}",

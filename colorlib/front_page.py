@@ -5,26 +5,32 @@
 the capstone and the index of the notebooks, as HTML (``index.html``) and Markdown
 (``summary.md`` and the README's results section).
 """
+import csv
 import html
 import json
 import os
 from pathlib import Path
 
-from colorlib.capstone import comparison_rows, hardware
+from colorlib.capstone import CAPSTONE_SSIM, comparison_rows, hardware
+from colorlib.chapters.ch01_data import source_of
 from colorlib.chapters.ch05_scores import describe_shipped
-from colorlib.shipping import photos_colourfulness
+from colorlib.metrics import verdict_of
+from colorlib.shipping import BASELINE, photos_colourfulness
 from colorlib.study import STUDY_FILE, describe_study, study_table
 
-# What each notebook teaches, one line each, for the front page.
+# What each notebook teaches, one line each, for the front page's "start here" list.
 LESSONS = {
-    "01_data_and_lab": "where the photos come from, the train / validation split, and the L*, a*, b* channels",
+    "01_data_and_lab": "where the photos come from, source by source; the train / validation split done right; one "
+                       "pixel converted to Lab by hand, and the L*, a*, b* channels",
     "02_preprocessing": "contrast stretching and equalisation, and what each does to L*",
-    "03_pretrain_generator": "the U-Net generator and its pretraining, loss curves and first colours",
-    "04_train_gan": "the PatchGAN discriminator, the pix2pix objective, and what the GAN adds",
+    "03_pretrain_generator": "why L1 and MSE grey the colours, the a*b* bins with their prior and the annealed mean, "
+                             "one training step written plainly, then the U-Net pretrained",
+    "04_train_gan": "the PatchGAN discriminator, one GAN step written plainly, and what the GAN adds against grey",
     "05_ssim_analysis": "why SSIM cannot see colour, colour-aware scores against grey, and the colorizer shipped",
     "06_colorize_your_photos": "colorizing any photo at full resolution: colour from the model, lightness from "
                                "the photo",
-    "07_what_makes_colour_appear": "the levers (encoder, loss, photos, GAN) measured side by side for the same budget",
+    "07_what_makes_colour_appear": "what makes colour appear: the recipe's levers, each trained from scratch for the "
+                                   "same budget and scored beside grey",
 }
 
 
@@ -32,6 +38,9 @@ HEADLINE_METRICS = ("ssim", "ciede2000", "auc")
 
 
 COLOUR_METRICS = ("ciede2000", "auc")  # where colour is measured: a generator must beat grey on both
+
+
+VERSUS_GREY = {"better": "wins", "worse": "loses", "unclear": "ties"}  # a paired interval's verdict
 
 
 RESULTS_MARKERS = ("<!-- results: written by make all -->", "<!-- end of results -->")
@@ -52,6 +61,7 @@ def update_readme(readme, out_dir, run, metrics):
         raise ValueError(f"{readme} has no results section: expected the lines {start} and {end}")
     folder = os.path.relpath(out_dir, readme.parent)
     section = [start, "", f"## Results of the last report run (`{run['make_line']}`)", "",
+               headline_verdict(metrics), "",
                f"On {metrics['n_images']} validation photos at {metrics['size']} px, means with 95% intervals "
                "and each model's paired difference from the grey baseline (no colour at all):", "",
                *headline_rows(metrics), "", colour_verdict(metrics), "", *calibration_lines(metrics)]
@@ -149,7 +159,7 @@ def summary_page(run, metrics, out_dir):
              f"({run['environment']['cpu_count']} CPUs, torch {run['environment']['torch']}, "
              f"{'GPU ' + run['environment']['cuda'] if run['environment']['cuda'] else 'no GPU'}).", ""]
     if metrics:
-        lines += [f"The generator's encoder and its starting weights: {encoder_text(run)}.", ""]
+        lines += [headline_verdict(metrics), "", f"The generator's encoder and its starting weights: {encoder_text(run)}.", ""]
         lines += [f"## Validation results ({metrics['n_images']} photos at {metrics['size']} px)", "",
                   "Means with 95% bootstrap intervals; for each model, its paired difference from the grey "
                   "baseline (no colour at all) with a 95% paired-bootstrap interval. SSIM is the capstone's "
@@ -227,8 +237,9 @@ def capstone_rows(run, out_dir=None):
         training = [name for name in ("03_pretrain_generator", "04_train_gan") if name in wall]
         seconds = sum(wall[name] for name in training) if training else None
         what = "notebooks " + " and ".join(name[:2] for name in training)
+    sources = training_sources(out_dir, data.get("source", "")) if out_dir is not None else None
     return comparison_rows(config, data.get("train", 0), data.get("val", 0), env.get("weights"),
-                           hardware(env.get("cuda"), env.get("cpu_count")), seconds, what)
+                           hardware(env.get("cuda"), env.get("cpu_count")), seconds, what, sources)
 
 
 def encoder_text(run):
@@ -253,50 +264,127 @@ def capstone_html(rows):
     return f"<table><tr><th></th><th>the capstone</th><th>this run</th></tr>{body}</table>"
 
 
+def headline_verdict(metrics):
+    """Two or three sentences a reader can repeat: what the shipped colorizer does against grey, what does not work.
+
+    Computed from ``metrics.json``: the shipped row's colour and its colour scores against grey,
+    the most colourful generator row when it is another one, and grey's own SSIM beside the
+    capstone's published score.
+    """
+    summary = metrics["summary"]
+    grey = summary[BASELINE]
+    ssim = (f"Grey itself scores an SSIM of {grey['ssim']['mean']:.3f}, against the capstone's published "
+            f"{CAPSTONE_SSIM}: SSIM barely sees colour, so the course judges colour by CIEDE2000 and AuC "
+            "(95% paired intervals decide each verdict).")
+    if "colourfulness" not in grey:  # metrics.json of older runs
+        return ssim
+    truth = photos_colourfulness(summary)
+
+    def against_grey(row, names):  # "ties on CIEDE2000 (10.97 vs 11.31) and wins on AuC (...)"
+        parts = [f"{VERSUS_GREY[verdict_of(metric, row[metric])]} on {name} ({row[metric]['mean']:.{digits}f} vs "
+                 f"{grey[metric]['mean']:.{digits}f})" for metric, (name, digits) in names.items()]
+        return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+
+    colour_scores = {"ciede2000": ("CIEDE2000", 2), "auc": ("AuC", 3)}
+    sentences = []
+    shipped = metrics.get("shipped")
+    if shipped:
+        row = summary[shipped]
+        sentences.append(f"The colorizer this run ships, {shipped}, paints {row['colourfulness']['mean'] / truth:.0%} "
+                         f"of the validation photos' own colour; against grey (no colour at all), it "
+                         f"{against_grey(row, colour_scores)}.")
+    generators = [m for m in summary if m not in (BASELINE, "mean_ab")]
+    if generators:
+        vivid = max(generators, key=lambda m: summary[m]["colourfulness"]["mean"])
+        if vivid != shipped:
+            row = summary[vivid]
+            sentences.append(f"The most colourful model, {vivid}, paints {row['colourfulness']['mean'] / truth:.0%}; "
+                             f"against grey it {against_grey(row, {**colour_scores, 'ssim': ('SSIM', 3)})}.")
+    return " ".join(sentences + [ssim])
+
+
+def training_sources(out_dir, main_source):
+    """Training photos by the folder they came from, from the report's data manifest; None without one."""
+    path = Path(out_dir) / "data_manifest.csv"
+    if not path.is_file():
+        return None
+    counts = {}
+    with path.open(newline="") as file:
+        for row in csv.DictReader(file):
+            if row["split"] == "train":
+                source = source_of(row["file"], main_source)
+                counts[source] = counts.get(source, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
 def index_page(run, metrics=None, out_dir=None):
-    """The report's front page: what the course is, the headline table, the figures, the notebooks, the machine."""
+    """The report's front page: the verdict and a figure first, then where to start, then the tables and the machine."""
     lessons = "\n".join(
-        f'<tr><td><a href="{name}.html">{name[:2]} · {html.escape(name[3:].replace("_", " "))}</a></td>'
-        f'<td>{html.escape(LESSONS.get(name, ""))}</td><td>{seconds / 60:.1f} min</td></tr>'
-        for name, seconds in run["wall_time_s"].items())
-    results = ""
+        f'<li><a href="{name}.html">{name[:2]} · {html.escape(name[3:].replace("_", " "))}</a>: '
+        f'{html.escape(LESSONS.get(name, ""))}</li>' for name in run["wall_time_s"])
+    figures = {figure: caption for figure, caption in FIGURES
+               if out_dir is not None and (Path(out_dir) / figure).is_file()}
+
+    def figure_html(figure):
+        caption = html.escape(figures[figure])
+        return f'<figure><img src="{figure}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
+
+    verdict = results = ""
     if metrics:
+        verdict = f'<p class="verdict">{html.escape(headline_verdict(metrics))}</p>'
         shipped = metrics.get("shipped")
         results = (f"<h2>Validation results ({metrics['n_images']} photos at {metrics['size']} px)</h2>"
                    f"<p>Means with 95% intervals, and each model's paired difference from grey (no colour at "
                    f"all). {html.escape(colour_verdict(metrics))}"
-                   + (f" The colorizer shipped to notebook 06: <b>{html.escape(shipped)}</b>." if shipped else "")
-                   + f"</p>{headline_html(metrics)}"
+                   + (f" {html.escape(describe_shipped(metrics).replace('**', ''))}" if shipped else "")
+                   + f'</p><div class="wide">{headline_html(metrics)}</div>'
                    '<p>Details: <a href="05_ssim_analysis.html">05 · SSIM analysis</a>.</p>')
-    figures = ""
-    for figure, caption in FIGURES:
-        if out_dir is not None and (Path(out_dir) / figure).is_file():
-            figures += (f'<figure><img src="{figure}" alt="{html.escape(caption)}">'
-                        f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    first, *others = list(figures) or [None]
+    study = ""
+    if out_dir is not None and (Path(out_dir) / STUDY_FILE).is_file():
+        record = json.loads((Path(out_dir) / STUDY_FILE).read_text())
+        levers = "".join(f"<li>{html.escape(lever['lever'])}</li>" for lever in record["levers"])
+        study = (f'<h2>What makes colour appear (<a href="07_what_makes_colour_appear.html">notebook 07</a>)</h2>'
+                 f"<p>Each lever trained from scratch for {record['images']:,} training images and scored beside "
+                 f"grey on the same {record['n_val']} validation photos:</p><ul>{levers}</ul>"
+                 f"<p>{html.escape(describe_study(record))}</p>")
     env = run["environment"]
     machine = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in env.items())
+    times = "".join(f"<tr><td>{html.escape(name)}</td><td>{seconds / 60:.1f} min</td></tr>"
+                    for name, seconds in run["wall_time_s"].items())
     return f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Automatic image colorization: a reproducible course</title>
-<style>body{{font-family:sans-serif;max-width:75em;margin:2em auto;padding:0 1em;line-height:1.4}}
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Automatic image colorization: a reproducible course</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;line-height:1.45}}
 td,th{{padding:.25em .8em;vertical-align:top;text-align:left}}table{{border-collapse:collapse}}
-tr:nth-child(even){{background:#f4f4f4}}img{{max-width:100%}}figure{{margin:1.5em 0}}
-figcaption{{font-style:italic;color:#444}}</style>
+tr:nth-child(even){{background:#f4f4f4}}img{{max-width:100%;height:auto}}figure img{{max-width:min(100%,44em)}}figure{{margin:1.5em 0}}
+figcaption{{font-style:italic;color:#444}}.wide{{overflow-x:auto}}
+.verdict{{font-size:1.15em;border-left:4px solid #c60;padding:.2em 0 .2em .8em}}
+ol li{{margin:.35em 0}}</style>
 </head><body>
 <h1>Automatic image colorization: a reproducible course</h1>
-<p>Give a network the lightness of a photo and let it paint in the colours. This course rebuilds a
-published capstone step by step: the Lab colour space (predict a*b* from L*), a U-Net generator
-pretrained on its own, then a pix2pix conditional GAN, scored beside the baseline that paints no
-colour at all. Every number and figure below was computed by the run that wrote this page:
-<code>{html.escape(run["make_line"])}</code>, {html.escape(written_in(run, out_dir))}.</p>
+<p>Give a network the lightness of a photo and let it paint in the colours. This course builds, step by step,
+a colorizer from a published capstone: the Lab colour space (predict a*b* from L*), a U-Net generator
+pretrained on its own, then a pix2pix conditional GAN, every model scored beside the baseline that
+paints no colour at all (grey).</p>
+{verdict}
+{figure_html(first) if first else ""}
+<h2>Start here</h2>
+<p>Read the notebooks in order; each builds its key idea in a few cells on real photos, then lets the
+library <code>colorlib</code> do it at full size.</p>
+<ol>
+{lessons}
+</ol>
 {results}
-{figures}
+{"".join(figure_html(figure) for figure in others)}
 <h2>This run and the capstone</h2>
 <p>The capstone's recipe as it published it, beside what this run did (notebook 03 explains each change).</p>
-{capstone_html(capstone_rows(run, out_dir))}
-<h2>The notebooks</h2>
-<table><tr><th>notebook</th><th>what it teaches</th><th>wall time</th></tr>
-{lessons}
-</table>
-<h2>The machine</h2><table>{machine}</table>
+<div class="wide">{capstone_html(capstone_rows(run, out_dir))}</div>
+{study}
+<h2>How this page was made</h2>
+<p>Every number and figure above was computed by the run that wrote this page:
+<code>{html.escape(run["make_line"])}</code>, {html.escape(written_in(run, out_dir))}.</p>
+<div class="wide"><table><tr><th>notebook</th><th>wall time</th></tr>{times}</table></div>
+<h3>The machine</h3><div class="wide"><table>{machine}</table></div>
 </body></html>
 """

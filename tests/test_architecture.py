@@ -19,7 +19,7 @@ LAYERS = [
     ("inference", {"colorizer", "batch"}),
     ("course", {"memory", "splits", "stages", "capstone", "study", "plots", "front_page", "report", "bench", "cli",
                 "__init__", "__main__", "chapters", "chapters.__init__", "chapters.ch01_data",
-                "chapters.ch04_gan", "chapters.ch05_scores", "chapters.ch06_colorize"}),
+                "chapters.ch03_pretrain", "chapters.ch04_gan", "chapters.ch05_scores", "chapters.ch06_colorize"}),
 ]
 LEVEL = {module: level for level, (_, modules) in enumerate(LAYERS) for module in modules}
 ROOT = Path(colorlib.__file__).parent

@@ -30,3 +30,14 @@ def test_markdown_table_escapes_stars_and_hardware_reads_as_words():
     assert table.splitlines()[2] == "| loss | L1 | classification over a\\*b\\* bins |"
     assert hardware("NVIDIA V100", 8) == "one NVIDIA V100 GPU" and hardware(None, 2) == "2 CPU cores, no GPU"
     assert duration(90) == "1.5 minutes" and duration(11 * 3600) == "11.0 hours"
+
+
+def test_the_training_photos_are_told_by_source_and_the_sample_by_its_named_size():
+    from colorlib.capstone import CAPSTONE_PHOTOS, COCO_SAMPLE_PHOTOS
+
+    rows = comparison_rows(get_config("cpu"), 10598, 195, train_sources={"imagenette": 9055, "coco": 1543})
+    ours = {aspect: mine for aspect, _, mine in rows}
+    assert ours["training photos"] == "10,598: 9,055 imagenette, 1,543 coco"
+    single = comparison_rows(get_config("cpu"), 600, 195, train_sources={"coco": 600})
+    assert dict((a, m) for a, _, m in single)["training photos"] == "600"
+    assert f"{CAPSTONE_PHOTOS:,} drawn from fastai's {COCO_SAMPLE_PHOTOS:,}-photo COCO sample" in CAPSTONE["training photos"]

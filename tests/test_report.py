@@ -76,7 +76,8 @@ def test_index_page_sets_the_run_beside_the_capstone(tmp_path):
            "wall_time_s": {"01_data_and_lab": 60.0, "03_pretrain_generator": 1800.0, "04_train_gan": 576.0},
            "environment": {"cpu_count": 2, "cuda": None, "weights": "imagenet"}}
     page = index_page(run, out_dir=tmp_path)
-    assert "This run and the capstone" in page and "<td>9,000 (of fastai" in page and "<td>1,543</td>" in page
+    assert "This run and the capstone" in page and "<td>1,543</td>" in page
+    assert "<td>9,000 COCO photos (of 12,000 drawn from fastai&#x27;s 21,837-photo COCO sample)</td>" in page
     assert "<td>30 + 70</td>" in page and "+ 2 (the GAN on 3,000 photos)</td>" in page  # the override reaches it
     assert "<td>one NVIDIA V100 GPU</td><td>2 CPU cores, no GPU</td>" in page
     assert "39.6 minutes (notebooks 03 and 04)" in page
@@ -180,3 +181,58 @@ def test_the_headline_table_shows_the_colour_each_model_paints():
     assert header[-1] == "colourfulness (the photos': 40.0)"
     assert rows[0][-1] == "0.0 (0%)" and rows[1][-1] == "25.0 (62%)"
     assert "**beats grey**" in rows[1][2] and len(rows[1]) == len(header)
+
+
+def summary_row(mean, verdict=None, colour=None):
+    """A metrics.json row: a mean and, for a model, a paired difference whose interval gives ``verdict``."""
+    row = {"mean": mean, "low": mean - 0.1, "high": mean + 0.1}
+    if verdict is not None:
+        low, high = {"up": (0.1, 0.3), "down": (-0.3, -0.1), "none": (-0.1, 0.1)}[verdict]
+        row.update(difference=(low + high) / 2, difference_low=low, difference_high=high)
+    return row
+
+
+def test_the_verdict_says_what_ships_and_what_the_most_colourful_model_does_against_grey():
+    from colorlib.front_page import headline_verdict
+
+    def model(colour, ciede=None, auc=None, ssim=None):
+        return {"ciede2000": summary_row(11.0, ciede), "auc": summary_row(0.89, auc), "ssim": summary_row(0.9, ssim),
+                "colourfulness": summary_row(colour), "colourfulness_gap": summary_row(colour - 40.0)}
+
+    metrics = {"shipped": "pretrained",
+               "summary": {"grey": model(0.0), "pretrained": model(20.0, "none", "up", "none"),
+                           "gan": model(30.0, "up", "none", "down")}}
+    text = headline_verdict(metrics)
+    assert text.startswith("The colorizer this run ships, pretrained, paints 50% of the validation photos' own colour")
+    assert "it ties on CIEDE2000 (11.00 vs 11.00) and wins on AuC" in text
+    assert "The most colourful model, gan, paints 75%; against grey it loses on CIEDE2000" in text  # CIEDE2000 up: worse
+    assert "ties on AuC (0.890 vs 0.890) and loses on SSIM (0.900 vs 0.900)" in text
+    assert text.count("SSIM (") == 1  # the shipped row is judged where colour is measured only
+    assert "against the capstone's published 0.87" in text
+
+
+def test_the_front_page_leads_with_the_verdict_then_where_to_start(tmp_path):
+    (tmp_path / "comparison.png").write_bytes(b"png")
+    (tmp_path / "data_manifest.csv").write_text(
+        "file,bytes,width,height,split,sha256\n"
+        "coco/a.jpg,1,1,1,train,x\nimagenette/b.jpg,1,1,1,train,x\nimagenette/c.jpg,1,1,1,train,x\n"
+        "coco/d.jpg,1,1,1,val,x\n")
+    run = {"parameters": {"profile": "cpu"}, "make_line": "make all PROFILE=cpu",
+           "data": {"source": "folder", "train": 3, "val": 1},
+           "wall_time_s": {"01_data_and_lab": 60.0, "07_what_makes_colour_appear": 30.0},
+           "environment": {"cpu_count": 2, "cuda": None, "weights": "imagenet"}}
+    grey = {name: summary_row(value) for name, value in
+            (("ssim", 0.9), ("ciede2000", 11.0), ("auc", 0.89), ("colourfulness", 0.0), ("colourfulness_gap", -40.0))}
+    model = {name: summary_row(value, "none") for name, value in (("ssim", 0.9), ("ciede2000", 11.0), ("auc", 0.89))}
+    model.update(colourfulness=summary_row(20.0), colourfulness_gap=summary_row(-20.0))
+    for row in model.values():
+        row.setdefault("beats_baseline", False)
+    metrics = {"n_images": 1, "size": 128, "shipped": None, "higher_is_better": {"ssim": True, "ciede2000": False, "auc": True},
+               "summary": {"grey": grey, "pretrained": model}}
+    page = index_page(run, metrics, out_dir=tmp_path)
+    order = [page.index(mark) for mark in ('class="verdict"', '<img src="comparison.png"', "<h2>Start here</h2>",
+                                           "<h2>Validation results", "<h2>This run and the capstone</h2>",
+                                           "<h3>The machine</h3>")]
+    assert order == sorted(order)
+    assert "<td>3: 2 imagenette, 1 coco</td>" in page  # the training photos by source, from the manifest
+    assert '<li><a href="07_what_makes_colour_appear.html">' in page

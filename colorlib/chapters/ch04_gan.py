@@ -1,9 +1,9 @@
-"""Notebook 04, training the GAN: its objective in maths, the PatchGAN's view, and the run's numbers in words."""
+"""Notebook 04, training the GAN: its objective in maths, the PatchGAN's view, and the run's numbers in words, what it adds included."""
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from colorlib.metrics import grey_ab, score_images
+from colorlib.metrics import grey_ab, score_images, verdict_of
 
 
 def gan_objective_markdown(config):
@@ -189,3 +189,36 @@ def _plot_steps(ax, history, keys, window):
         ax.axvline(end + 0.5, color="0.6", linestyle=":", linewidth=1)
     ax.set_xlabel("step")
     ax.legend(fontsize=8)
+
+
+VERDICT_WORDS = {"better": "beats grey", "worse": "loses to grey", "unclear": "cannot be told apart from grey"}
+
+
+def describe_what_gan_adds(summary, photos_colourfulness):
+    """Sentences answering "what the GAN adds": its colour and its scores beside the pretrained generator's and grey's.
+
+    Parameters
+    ----------
+    summary : dict
+        :func:`colorlib.metrics.summarize_with_ci` of grey, "pretrained" and "gan" on the same photos.
+    photos_colourfulness : float
+        The photos' own mean colourfulness.
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    if "gan" not in summary or "pretrained" not in summary:
+        return "The run has no GAN generator to set beside the pretrained one."
+    gan, pretrained = summary["gan"], summary["pretrained"]
+    colour = (f"The GAN's generator paints a colourfulness of **{gan['colourfulness']['mean']:.1f}**, against "
+              f"{pretrained['colourfulness']['mean']:.1f} for the pretrained generator it started from (the photos' own: "
+              f"{photos_colourfulness:.1f}; grey's: 0).")
+    verdicts = []
+    for metric, name in (("ciede2000", "CIEDE2000"), ("auc", "AuC"), ("ssim", "the capstone's SSIM")):
+        said = {model: VERDICT_WORDS[verdict_of(metric, summary[model][metric])] for model in ("gan", "pretrained")}
+        verdicts.append(f"on {name} the GAN {said['gan']} ({gan[metric]['difference']:+.3f} "
+                        f"[{gan[metric]['difference_low']:+.3f}, {gan[metric]['difference_high']:+.3f}]), "
+                        f"the pretrained generator {said['pretrained']} ({pretrained[metric]['difference']:+.3f})")
+    return colour + " Against grey, with 95% paired intervals: " + "; ".join(verdicts) + "."

@@ -1,10 +1,10 @@
 """Notebook 05, scoring the run: the takeaways, the results as Markdown tables, the example figures."""
 
 from colorlib.evaluation import examples, generator_ab, photo_batches, run_generators
-from colorlib.metrics import HIGHER_IS_BETTER, METRIC_NAMES, ciede2000_jnd, colourfulness_word, verdict_of, win_rates
+from colorlib.metrics import HIGHER_IS_BETTER, METRIC_NAMES, ciede2000_jnd, colourfulness_word, win_rates
 from colorlib.plots import show_comparison, show_ranked
 from colorlib.shipping import BASELINE, COLOUR_SHARE, photos_colourfulness, shipped_generator
-from colorlib.tables import difference_interval, mean_interval, metric_direction
+from colorlib.tables import mean_interval, metric_direction
 
 
 def show_validation_examples(indices, split, config, generators, scores, model, train_ab_mean=None):
@@ -37,8 +37,9 @@ def show_validation_examples(indices, split, config, generators, scores, model, 
 def show_run_comparison(split, config, run_dir, n=6):
     """The run's first n validation photos: Gray / pretrained / GAN / shipped / Real, as far as the run has them.
 
-    The photos are the first of the split, not chosen for the figure. The shipped row
-    (:func:`colorlib.shipping.shipped_row`) appears once notebook 05 has evaluated the run.
+    The photos are the first of the split, not chosen for the figure. Once notebook 05 has
+    evaluated the run, the shipped generator (:func:`colorlib.shipping.shipped_row`) is named: a
+    row of its own when it paints with a chroma scale, else "(shipped)" beside its row.
     """
     generators = run_generators(run_dir)
     batch = next(iter(photo_batches(split.val[:n], config.photo_size, n)))
@@ -49,9 +50,13 @@ def show_run_comparison(split, config, run_dir, n=6):
     shipped = shipped_generator(run_dir)
     if shipped and shipped[0] in generators:
         name, scale = shipped
-        label = f"shipped: {name}" + (f" x {scale:g}" if scale != 1.0 else "")
-        generator, spec = generators[name]
-        predictions[label] = generator_ab(generator, spec.replace(chroma_scale=scale), batch["L"])
+        if scale == 1.0:  # a row above already shows it: name it rather than draw it twice
+            predictions = {label + (" (shipped)" if label == labels[name] else ""): ab
+                           for label, ab in predictions.items()}
+        else:
+            generator, spec = generators[name]
+            predictions[f"shipped: {name} x {scale:g}"] = generator_ab(generator, spec.replace(chroma_scale=scale),
+                                                                        batch["L"])
     return show_comparison(batch["L"], predictions, batch["ab"], n=n)
 
 
@@ -124,84 +129,6 @@ def _verdict_words(row):
     if row["difference_low"] <= 0 <= row["difference_high"]:
         return "not told apart from grey: the 95% paired interval holds zero"
     return "worse than grey: the 95% paired interval excludes zero"
-
-
-def describe_results_with_ci(summary, baseline="grey", capstone_ssim=0.87, confidence=0.95, digits=3):
-    """Conclusions written from :func:`colorlib.metrics.summarize_with_ci`'s numbers, one bullet per model.
-
-    A model is said to beat (or lose to) the baseline on a metric only where the interval of
-    its paired difference excludes zero; otherwise the two cannot be told apart on these images.
-
-    Parameters
-    ----------
-    summary : dict
-        The output of :func:`colorlib.metrics.summarize_with_ci`.
-    baseline : str
-    capstone_ssim : float
-        The SSIM the capstone published, compared with the baseline's.
-    confidence : float
-        The confidence the intervals were computed at, quoted in the text.
-    digits : int
-
-    Returns
-    -------
-    str
-        Markdown bullets.
-    """
-    lines = [f"Intervals are {confidence:.0%} bootstrap intervals over the images; differences are paired."]
-    if "ssim" in summary[baseline]:
-        lines.append(_capstone_sentence(summary[baseline]["ssim"], baseline, capstone_ssim, digits))
-    for model, rows in summary.items():
-        if model != baseline:
-            lines += _model_bullets(model, rows, baseline, digits)
-    return "\n".join(lines)
-
-
-def _capstone_sentence(row, baseline, capstone_ssim, digits):
-    if row["low"] > capstone_ssim:
-        where = "above"
-    elif row["high"] < capstone_ssim:
-        where = "below"
-    else:
-        where = "not distinguishable from"
-    return (f"- The {baseline} baseline scores a capstone SSIM of {mean_interval(row, digits)}, "
-            f"{where} the capstone's published {capstone_ssim}.")
-
-
-_VERDICT_WORDS = {"better": "better", "worse": "worse", "unclear": "no clear difference"}
-
-
-def _model_bullets(model, rows, baseline, digits):
-    verdicts = {metric: verdict for metric, row in rows.items() if (verdict := verdict_of(metric, row))}
-    said = []
-    clauses = (("better", "beats"), ("worse", "loses to"), ("unclear", "cannot be told apart from"))
-    for verdict, clause in clauses:
-        names = [METRIC_NAMES.get(metric, metric) for metric in verdicts if verdicts[metric] == verdict]
-        if names:  # the first clause names the baseline, the others refer back to it
-            said.append(f"{clause} {'it' if said else baseline} on {_join(names)}")
-    lines = [f"- {model} {'; '.join(said)}."]
-    for metric, row in rows.items():
-        name = METRIC_NAMES.get(metric, metric)
-        values = mean_interval(row, digits)
-        if metric in verdicts:
-            difference = difference_interval(row, digits)
-            lines.append(f"  - {name}, {metric_direction(metric)}: {values}; "
-                         f"{model} minus {baseline}: {difference}, {_VERDICT_WORDS[verdicts[metric]]}.")
-        elif metric == "colourfulness_gap":
-            lines.append(f"  - {name}, prediction minus truth: {values}, {_vividness(row)}.")
-    return lines
-
-
-def _join(names):
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def _vividness(row):
-    if row["high"] < 0:
-        return "duller than the truth"
-    if row["low"] > 0:
-        return "more vivid than the truth"
-    return "as colourful as the truth, within the interval"
 
 
 def results_markdown(summary, metrics=("ssim", "ciede2000", "auc", "colourfulness"), baseline="grey",

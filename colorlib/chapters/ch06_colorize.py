@@ -1,4 +1,5 @@
 """Notebook 06, colorizing photos: before and after, the resolution, and notebook 02's variants colorized."""
+import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
@@ -8,7 +9,7 @@ from colorlib.metrics import colourfulness, colourfulness_word
 from colorlib.plots import show_images
 
 
-def colorize_variants(rgb, generator, spec):
+def colorize_variants(rgb, generator, spec, original=None):
     """A photo's contrast variants (notebook 02), each as the generator sees it and as it colours it.
 
     Parameters
@@ -17,6 +18,9 @@ def colorize_variants(rgb, generator, spec):
     generator : nn.Module
     spec : colorlib.models.GeneratorSpec
         Both from :func:`colorlib.colorizer.load_colorizer`.
+    original : PIL.Image, optional
+        The photo's colorization, already made (e.g. by :func:`colorlib.colorizer.colorize_photos`):
+        used as the "original" variant's, so that one photo has one colorization and one score.
 
     Returns
     -------
@@ -27,7 +31,11 @@ def colorize_variants(rgb, generator, spec):
     from colorlib.preprocessing import grey_with_lightness, lightness_variants
 
     variants = {name: grey_with_lightness(L) for name, L in lightness_variants(rgb).items()}
-    return variants, {name: np.asarray(colorize(image, generator, spec)) / 255.0 for name, image in variants.items()}
+    colorized = {name: np.asarray(colorize(image, generator, spec)) / 255.0 for name, image in variants.items()
+                 if not (name == "original" and original is not None)}
+    if original is not None:
+        colorized = {"original": np.asarray(original) / 255.0, **colorized}
+    return variants, colorized
 
 
 def variants_markdown(variants, colorized, photo=None):
@@ -60,23 +68,30 @@ def describe_variants(variants, colorized):
 
 
 def show_before_after(results, size=2.2):
-    """One column per photo: the grey input (its L*, titled with the file name), the colorization, the original."""
+    """One column per photo: the grey input (its L*, titled with the file name), the colorization, the original.
+
+    Each column is as wide as its photo at the row's height, so that photos of any shape sit
+    side by side without gaps.
+    """
     rows = {"grey input": [], "colorized": [], "original": []}
     for photo, colorized in results.values():
         rows["grey input"].append(lightness(photo / 255.0) / 100.0)
         rows["colorized"].append(np.asarray(colorized) / 255.0)
         rows["original"].append(photo / 255.0)
-    images = [image for row in rows.values() for image in row]
-    titles = [name for name in results] + [""] * (2 * len(results))
-    fig = show_images(images, titles, ncols=len(results), size=size)
-    for row, label in enumerate(rows):
-        ax = fig.axes[row * len(results)]
-        ax.axis("on")  # a y-label needs the axis; its ticks and frame stay hidden
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.spines[:].set_visible(False)
-        ax.set_ylabel(label, fontsize=12)
-    fig.tight_layout()
+    aspects = [photo.shape[1] / photo.shape[0] for photo, _ in results.values()]
+    fig, axes = plt.subplots(len(rows), len(aspects), figsize=(size * sum(aspects) + 0.6, size * len(rows) + 0.4),
+                             gridspec_kw={"width_ratios": aspects, "wspace": 0.03, "hspace": 0.03}, squeeze=False)
+    for axes_row, (label, images) in zip(axes, rows.items()):
+        for ax, image in zip(axes_row, images):
+            ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.spines[:].set_visible(False)
+        axes_row[0].set_ylabel(label, fontsize=12)
+    for ax, name in zip(axes[0], results):
+        ax.set_title(name, fontsize=9)
+    fig.subplots_adjust(left=0.6 / (size * sum(aspects) + 0.6), right=0.995, top=1 - 0.3 / (size * len(rows) + 0.4),
+                        bottom=0.005)
     return fig
 
 

@@ -1,0 +1,41 @@
+"""The teaching helpers the notebooks build their key ideas with: each agrees with what the library does."""
+import numpy as np
+import torch
+from skimage.color import rgb2lab
+
+from colorlib.bins import ab_bins, annealed_mean
+from colorlib.chapters.ch01_data import config_changes, source_of, srgb_to_lab_by_hand
+from colorlib.chapters.ch03_pretrain import chroma, pixels_at_lightness, two_colour_logits
+from colorlib.config import get_config
+
+
+def test_one_pixel_by_hand_is_what_rgb2lab_gives():
+    for rgb in np.random.default_rng(0).integers(0, 256, size=(50, 3)).tolist() + [[0, 0, 0], [255, 255, 255]]:
+        expected = rgb2lab(np.array([[rgb]], dtype=np.uint8))[0, 0]
+        assert np.allclose(srgb_to_lab_by_hand(rgb)["L*a*b*"], expected, atol=1e-6)
+
+
+def test_a_photo_s_source_is_its_first_folder_and_the_config_prints_its_changes():
+    assert source_of("imagenette/n01440764/a.jpg", "folder") == "imagenette"
+    assert source_of("a.jpg", "coco_sample") == "coco_sample"
+    assert config_changes(get_config("smoke"), "smoke") == "the 'smoke' profile, unchanged"
+    changed = config_changes(get_config("smoke", size=96), "smoke").splitlines()
+    assert changed[0].endswith("with these fields changed:") and changed[1:] == ["size                 = 96"]
+
+
+def test_the_annealed_mean_moves_from_the_mean_to_the_likelier_colour():
+    centres = torch.from_numpy(ab_bins())
+    red, blue = (50.0, 40.0), (0.0, -40.0)
+    logits = two_colour_logits(centres, [red, blue], [0.6, 0.4])
+    decoded = {t: annealed_mean(logits, centres, t).flatten().numpy() for t in (1.0, 0.38, 0.05)}
+    assert np.allclose(decoded[1.0], 0.6 * np.array(red) + 0.4 * np.array(blue), atol=1.0)  # the plain mean
+    assert chroma(decoded[1.0]) < chroma(decoded[0.38]) < chroma(decoded[0.05])
+    assert np.allclose(decoded[0.05], red, atol=0.5)  # the most likely bin
+
+
+def test_pixels_at_a_lightness_are_those_within_its_band():
+    lab = torch.zeros(1, 3, 2, 2)
+    lab[0, 0] = torch.tensor([[0.0, 0.02], [0.5, -0.5]])  # L* 50, 51, 75, 25
+    lab[0, 1:] = 0.5  # a*b* 55
+    ab = pixels_at_lightness(lab, lightness=50.0, width=2.0)
+    assert ab.shape == (2, 2) and np.allclose(ab, 55.0)
