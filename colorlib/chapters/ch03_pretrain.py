@@ -13,7 +13,7 @@ def pixels_at_lightness(lab, lightness=50.0, width=2.0, limit=20000, seed=0):
     Parameters
     ----------
     lab : Tensor, (N, 3, H, W)
-        Normalised Lab photos (``colorlib.splits.lab_tensors``).
+        Normalised Lab photos (``colorlib.splits.lab_tensors`` read back by ``colorlib.lab.dequantise_lab``).
     lightness, width : float
     limit : int
         At most this many pixels, drawn at random with ``seed``.
