@@ -24,6 +24,7 @@ from colorlib.cache import LabCache
 from colorlib.dataset import ColorizationDataset, LabTensorDataset, seed_worker
 from colorlib.images import scan_images
 from colorlib.lab import dequantise_lab
+from colorlib.memory import status_bytes
 from colorlib.models import GeneratorSpec, PatchDiscriminator, build_generator
 from colorlib.predict import predict_ab
 from colorlib.runtime import compute_description, keep_freed_memory, pick_device, resolve_precision, seed_everything
@@ -266,21 +267,9 @@ def _colorize_apart(path, size, encoder):
     return seconds, peak_resident_bytes() - before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _status_kib(field):
-    """A VmRSS / VmHWM line of /proc/self/status in bytes, or None off Linux."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
 def resident_bytes():
     """This process's resident memory now (the peak so far where the system does not say)."""
-    return _status_kib("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return status_bytes("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def reset_peak_memory():
@@ -294,7 +283,7 @@ def reset_peak_memory():
 
 def peak_resident_bytes():
     """The peak resident memory since :func:`reset_peak_memory` (or since the process started)."""
-    return _status_kib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return status_bytes("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def format_results(results):

@@ -105,15 +105,15 @@ def fitting_overrides(n_photos, n_val, config, limit):
 
 def resident_bytes(pid="self"):
     """A process's resident memory now, in bytes (Linux; this process's peak elsewhere)."""
-    return _status_bytes("VmRSS", pid) or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return status_bytes("VmRSS", pid) or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def peak_resident_bytes(pid="self"):
     """The most memory a process has held resident so far (its VmHWM), in bytes; None when the system does not say."""
-    return _status_bytes("VmHWM", pid)
+    return status_bytes("VmHWM", pid)
 
 
-def _status_bytes(field, pid):
+def status_bytes(field, pid="self"):
     """A ``kB`` line of /proc/<pid>/status in bytes, or None off Linux or once the process is gone."""
     try:
         with open(f"/proc/{pid}/status") as status:
