@@ -386,14 +386,20 @@ def test_command_replaces_an_existing_output_only_with_overwrite(tmp_path, check
     assert Image.open(tmp_path / "out" / "photo.png").size == (80, 64)
 
 
-@pytest.mark.parametrize("size", ["0", "-5", "12", "big"])
-def test_command_refuses_a_bad_size_before_doing_anything(size, tmp_path, checkpoint, capsys):
+def refused_option(tmp_path, checkpoint, capsys, option, value):
+    """The command's exit code and message for one bad option; nothing may have been written."""
     colour_photo().save(tmp_path / "photo.png")
     with pytest.raises(SystemExit) as exit_code:
-        command(tmp_path / "photo.png", "-o", tmp_path / "out", "--checkpoint", checkpoint, "--size", size)
-    assert exit_code.value.code == 2
-    assert f"--size: {size!r}: expected a whole number of pixels >= 32" in capsys.readouterr().err
+        command(tmp_path / "photo.png", "-o", tmp_path / "out", "--checkpoint", checkpoint, option, value)
     assert not (tmp_path / "out").exists()
+    return exit_code.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("size", ["0", "-5", "12", "big"])
+def test_command_refuses_a_bad_size_before_doing_anything(size, tmp_path, checkpoint, capsys):
+    code, err = refused_option(tmp_path, checkpoint, capsys, "--size", size)
+    assert code == 2
+    assert f"--size: {size!r}: expected a whole number of pixels >= 32" in err
 
 
 def test_ctrl_c_says_which_images_were_written(tmp_path, checkpoint, capsys, monkeypatch):
@@ -528,12 +534,9 @@ def test_an_input_without_a_writable_extension_is_refused_before_the_work(tmp_pa
 
 @pytest.mark.parametrize("memory", ["0.5", "0", "1e-3", "inf"])
 def test_a_max_memory_below_one_byte_is_refused_not_taken_as_no_limit(memory, tmp_path, checkpoint, capsys):
-    colour_photo().save(tmp_path / "photo.png")
-    with pytest.raises(SystemExit) as exit_code:
-        command(tmp_path / "photo.png", "-o", tmp_path / "out", "--checkpoint", checkpoint, "--max-memory", memory)
-    assert exit_code.value.code == 2
-    assert f"--max-memory: {memory!r}: expected a memory size of at least 1 byte" in capsys.readouterr().err
-    assert not (tmp_path / "out").exists()
+    code, err = refused_option(tmp_path, checkpoint, capsys, "--max-memory", memory)
+    assert code == 2
+    assert f"--max-memory: {memory!r}: expected a memory size of at least 1 byte" in err
     assert cz.colorize_budget(0).limit == 0  # a limit of 0 checks, and refuses every photo
 
 
