@@ -16,7 +16,7 @@ from colorlib.chapters.ch01_data import source_of
 from colorlib.chapters.ch05_scores import describe_shipped
 from colorlib.metrics import verdict_of
 from colorlib.shipping import BASELINE, photos_colourfulness
-from colorlib.study import STUDY_FILE, describe_study, study_table
+from colorlib.study import BUDGET_FIGURE, STUDY_FILE, describe_study, study_table
 
 # What each notebook teaches, one line each, for the front page's "start here" list.
 LESSONS = {
@@ -46,8 +46,9 @@ VERSUS_GREY = {"better": "wins", "worse": "loses", "unclear": "ties"}  # a paire
 RESULTS_MARKERS = ("<!-- results: written by make all -->", "<!-- end of results -->")
 
 
-FIGURES = (("comparison.png", "The first validation photos: grey input, the pretrained generator, the GAN, the "
-                              "shipped colorizer, and the truth (notebook 05)"),
+FIGURES = (("comparison.png", "The first validation photos: grey input, the pretrained generator, the GAN "
+                              "(the shipped one marked, or a row of its own when it paints with a chroma scale), "
+                              "and the truth (notebook 05)"),
            ("before_after.png", "Photos the course never saw, colorized at full resolution by the shipped colorizer "
                                 "(notebook 06)"))
 
@@ -178,7 +179,11 @@ def summary_page(run, metrics, out_dir):
                   f"Each lever trained from scratch for {study['images']:,} training images, scored on the same "
                   f"{study['n_val']} validation photos at {study['size']} px; differences from grey with 95% paired "
                   "intervals, bold where they exclude zero on the better side.", "", study_table(study), "",
-                  describe_study(study), ""]
+                  "The run's recipe at several budgets, the largest the run's own pretrained generator:", "",
+                  study_table(study, "budget"), ""]
+        if (Path(out_dir) / BUDGET_FIGURE).is_file():
+            lines += [f"![The budget curve]({BUDGET_FIGURE})", ""]
+        lines += [describe_study(study), ""]
     if run["data"]:
         data = run["data"]
         excluded = ", ".join(f"{n} {reason}" for reason, n in data["excluded"].items()) or "none"
@@ -344,10 +349,13 @@ def index_page(run, metrics=None, out_dir=None):
     if out_dir is not None and (Path(out_dir) / STUDY_FILE).is_file():
         record = json.loads((Path(out_dir) / STUDY_FILE).read_text())
         levers = "".join(f"<li>{html.escape(lever['lever'])}</li>" for lever in record["levers"])
+        curve = (f'<figure><img src="{BUDGET_FIGURE}" alt="The budget curve"><figcaption>The run\'s recipe at '
+                 f"{len(record.get('budget', []))} budgets, the largest the run's own pretrained generator"
+                 "</figcaption></figure>") if (Path(out_dir) / BUDGET_FIGURE).is_file() else ""
         study = (f'<h2>What makes colour appear (<a href="07_what_makes_colour_appear.html">notebook 07</a>)</h2>'
                  f"<p>Each lever trained from scratch for {record['images']:,} training images and scored beside "
-                 f"grey on the same {record['n_val']} validation photos:</p><ul>{levers}</ul>"
-                 f"<p>{html.escape(describe_study(record))}</p>")
+                 f"grey on the same {record['n_val']} validation photos:</p><ul>{levers}</ul>{curve}"
+                 f"{bullets_html(describe_study(record))}")
     env = run["environment"]
     machine = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in env.items())
     times = "".join(f"<tr><td>{html.escape(name)}</td><td>{seconds / 60:.1f} min</td></tr>"
@@ -388,3 +396,9 @@ library <code>colorlib</code> do it at full size.</p>
 <h3>The machine</h3><div class="wide"><table>{machine}</table></div>
 </body></html>
 """
+
+
+def bullets_html(markdown):
+    """A Markdown list of "- " lines, bold marks dropped, as an HTML list."""
+    items = [line.removeprefix("- ").replace("**", "") for line in markdown.splitlines() if line.strip()]
+    return "<ul>" + "".join(f"<li>{html.escape(item)}</li>" for item in items) + "</ul>"

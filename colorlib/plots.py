@@ -3,6 +3,7 @@
 Figures are matplotlib ``Figure`` objects; in a notebook, assign the result (``fig = ...``) and
 the inline backend shows it once.
 """
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -139,8 +140,8 @@ def show_comparison(L, predictions, real_ab, n=6, size=2.4):
             ax.imshow(images[column], cmap="gray" if name == "Gray" else None, vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
-            if column == 0:
-                ax.set_ylabel(name, fontsize=13)
+            if column == 0:  # long labels wrapped, or they run into the next row's
+                ax.set_ylabel(textwrap.fill(name, 20), fontsize=12 if len(name) <= 20 else 9)
     fig.tight_layout()
     return fig
 
@@ -160,13 +161,14 @@ def plot_history(history, keys, title=None):
 
 
 def plot_pretraining(history, loss="L1"):
-    """The pretraining's loss per epoch: training and validation, beside predicting no colour.
+    """The pretraining's loss against training steps: every step's, and on the validation photos.
 
-    With the L1 loss, one panel: the training L1, the validation L1 (``val_L1``) and, dashed, the
-    validation L1 of grey (``grey_L1``, ab = 0 everywhere). With another loss (the classification's
-    ``cross_entropy``), that loss for training and validation on the left and the validation L1
-    against grey's on the right: grey has no cross-entropy, but its L1 is the reference. Values a
-    history lacks (one written before validation was recorded) are left out.
+    With the L1 loss, one panel: the training L1 (each step's, and its running mean), the
+    validation L1 at each check (:class:`colorlib.stages.ValidationChecks`) and, dashed, the
+    validation L1 of grey (``grey_L1``, ab = 0 everywhere). With another loss (the
+    classification's ``cross_entropy``), that loss for training and validation on the left and the
+    validation L1 against grey's on the right: grey has no cross-entropy, but its L1 is the
+    reference. A history written before these were recorded draws what it has.
 
     Parameters
     ----------
@@ -175,24 +177,46 @@ def plot_pretraining(history, loss="L1"):
     loss : str
         The training loss's name in the records (:data:`colorlib.trainers.PRETRAIN_LOSSES`).
     """
-    panels = [[loss, "val_" + loss]] if loss == "L1" else [[loss, "val_" + loss], ["val_L1"]]
+    panels = [loss] if loss == "L1" else [loss, "L1"]
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 3.5), squeeze=False)
-    epochs = [record["epoch"] for record in history]
-    for ax, keys in zip(axes[0], panels):
-        for key in keys:
-            if all(key in record for record in history):
-                label = {loss: f"training {loss}", "val_" + loss: f"validation {loss}"}.get(key, "validation L1")
-                ax.plot(epochs, [record[key] for record in history], marker="o", label=label)
-        if "L1" in keys[-1] and history and "grey_L1" in history[-1]:
-            ax.axhline(history[-1]["grey_L1"], color="0.4", linestyle="--", label="grey (no colour), validation L1")
-        ax.set_xlabel("epoch")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_ylabel("L1" if "L1" in keys[-1] else loss)
+    steps, losses = _step_losses(history, loss)
+    checks = [check for record in history for check in record.get("checks", [])]
+    for ax, name in zip(axes[0], panels):
+        if name == loss and losses:
+            ax.plot(steps, losses, color="C0", alpha=0.25, linewidth=0.8)
+            ax.plot(steps, running_mean(losses), color="C0", label=f"training {loss} (running mean)")
+        points = [(check["step"], check["val_" + name]) for check in checks if "val_" + name in check]
+        if points:
+            ax.plot(*zip(*points), color="C1", marker="o", label=f"validation {name}, every validation photo")
+        if name == "L1" and checks and "grey_L1" in checks[-1]:
+            ax.axhline(checks[-1]["grey_L1"], color="0.4", linestyle="--", label="grey (no colour), validation L1")
+        ax.set_xlabel("training step")
+        ax.set_ylabel(name)
         if ax.lines:
             ax.legend(fontsize=8)
     axes[0, 0].set_title("pretraining loss")
     fig.tight_layout()
     return fig
+
+
+def _step_losses(history, loss):
+    """Every kept step's training loss and its step number, each epoch's ending at its last check's step."""
+    steps, losses = [], []
+    for record in history:
+        values = record.get("step_losses", {}).get(loss, [])
+        if values and record.get("checks"):
+            end = record["checks"][-1]["step"]
+            steps += range(end - len(values) + 1, end + 1)
+            losses += values
+    return steps, losses
+
+
+def running_mean(values, share=0.05):
+    """The mean of each value and the ones before it, over a window of ``share`` of them (at least 1)."""
+    window = max(1, round(len(values) * share))
+    sums = np.cumsum(np.insert(np.asarray(values, dtype=float), 0, 0.0))
+    starts = np.maximum(np.arange(1, len(values) + 1) - window, 0)
+    return (sums[1:] - sums[starts]) / (np.arange(1, len(values) + 1) - starts)
 
 
 def plot_score_distribution(scores, metric):

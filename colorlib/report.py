@@ -25,7 +25,7 @@ NOTEBOOKS = (
 )
 # Small files of the run copied beside the notebooks (split.json stays: it holds this machine's paths).
 RUN_PRODUCTS = ("data_manifest.csv", "pretrain_history.json", "gan_history.json", "metrics.json", "per_image.csv",
-                "study.json", "gray_fake_real.png", "comparison.png", "before_after.png")
+                "study.json", "gray_fake_real.png", "comparison.png", "before_after.png", "budget_curve.png")
 
 
 class NotebookFailed(RuntimeError):

@@ -29,7 +29,7 @@ from colorlib.config import PROFILES
 from colorlib.distributed import barrier, init_processes, unwrap, wrap
 from colorlib.metrics import score_images
 from colorlib.models import GeneratorSpec, PatchDiscriminator, build_generator, encoder_of, freeze_encoder_norms
-from colorlib.plots import show_gray_fake_real
+from colorlib.plots import show_comparison
 from colorlib.predict import predict_ab, resized
 from colorlib.runtime import pick_device, resolve_precision, seed_everything
 from colorlib.shipping import shipped_generator
@@ -44,6 +44,8 @@ from colorlib.splits import (
 )
 from colorlib.train import RESUMABLE_CHANGES, StageCheckpoint, fit
 from colorlib.trainers import ColorizationGAN, L1Pretrainer
+
+WATCHED_PHOTOS = 6  # validation photos notebook 04 shows as the GAN trains
 
 
 def run_name(config):
@@ -101,13 +103,16 @@ def new_generator(config, verbose=True):
 
 @holds_run_folder
 def pretrain(generator, split, config, run_dir, weights="random", log=print):
-    """L1-pretrain a generator on the split's training images; checkpoint each epoch.
+    """Pretrain a generator on the split's training images (L1, or the classification loss); checkpoint each epoch.
 
-    After every epoch the history also records the loss on the first ``config.ssim_images``
-    validation photos, seen at the training size (``val_L1``, the same L1 the training reports;
-    with ``head="classification"`` also ``val_cross_entropy``), the L1 of predicting no colour on
-    those photos (``grey_L1``, the reference a generator has to beat) and the epoch's training
-    time in ``seconds``. Resumes from the run folder's checkpoint when ``config.resume`` and it matches.
+    The history keeps every step's training loss (``step_losses``) and, ``config.checks_per_epoch``
+    times an epoch, the loss on every validation photo, seen at the training size (``checks``:
+    the step, ``val_L1``, the same L1 the training reports, and with ``head="classification"``
+    ``val_cross_entropy``). Each epoch's record also holds its last check's values, the L1 of
+    predicting no colour on the same photos (``grey_L1``, the reference a generator has to
+    beat) and the epoch's training time in ``seconds``, checks excluded. Resumes from the run
+    folder's checkpoint when ``config.resume`` and it matches; checks of an interrupted epoch
+    before the interruption are not kept.
     """
     seed_everything(config.seed)
     device, precision, processes = runtime(config)
@@ -121,29 +126,79 @@ def pretrain(generator, split, config, run_dir, weights="random", log=print):
     trainer = L1Pretrainer(generator, config.pretrain_lr, precision, config.micro_batches, config.pretrain_schedule,
                            loss=config.head, encoder=encoder, encoder_lr=config.pretrain_lr * config.encoder_lr_scale,
                            loss_stride=config.loss_stride)
-    val = {k: resized(v, config.size) for k, v in validation_batch(split, config, config.ssim_images).items()}
-    grey_l1 = float(val["ab"].abs().mean())  # predicting ab = 0 everywhere, computed once
-
-    @with_epoch_seconds
-    def validation_losses(epoch):
-        net = unwrap(generator)
-        fake_ab = predict_ab(net, val["L"], precision)
-        record = {"val_L1": float((fake_ab - val["ab"]).abs().mean()), "grey_L1": grey_l1}
-        if config.head == "classification":
-            was_training = net.training
-            net.eval()
-            with torch.no_grad():
-                record["val_cross_entropy"] = float(net.loss(val["L"].to(device), val["ab"].to(device)))
-            net.train(was_training)
-        return record
-
+    val = {k: resized(v, config.size) for k, v in validation_batch(split, config).items()}
+    validation = ValidationChecks(lambda: validation_losses(unwrap(generator), val, config.head, precision),
+                                  batches_per_epoch(len(train_set), config, processes), config.checks_per_epoch)
     checkpoint = StageCheckpoint(Path(run_dir) / PRETRAINED_FILE, "pretrain", training_photos(split),
                                  {"weights": weights, "spec": GeneratorSpec.of_config(config).asdict()})
     history = fit(trainer, train_set, config.pretrain_epochs, config, device, checkpoint, processes,
-                  on_epoch_end=validation_losses, log=log)
+                  on_epoch_end=validation.end_of_epoch, on_step=validation.after_step if processes.is_main else None,
+                  log=log, keep_step_losses=True)
     if processes.is_main:
         save_json(Path(run_dir) / PRETRAIN_HISTORY_FILE, history)
     return history
+
+
+def batches_per_epoch(n_photos, config, processes):
+    """Steps in one epoch of :func:`colorlib.train.fit` (its sampler drops the last, incomplete batch)."""
+    return max(1, n_photos // min(config.batch_size, n_photos * processes.world_size))
+
+
+def validation_losses(net, val, head, precision="fp32", batch_size=32):
+    """The L1 of a generator's a*b* on a batch of validation photos, its loss too for a classifier, and grey's L1.
+
+    Parameters
+    ----------
+    net : nn.Module
+        The generator, seen at the photos' size.
+    val : dict
+        ``{"L", "ab"}``, normalised, at the training size.
+    head : {"regression", "classification"}
+    """
+    fake_ab = predict_ab(net, val["L"], precision)
+    record = {"val_L1": float((fake_ab - val["ab"]).abs().mean()), "grey_L1": float(val["ab"].abs().mean())}
+    if head == "classification":
+        device, was_training = next(net.parameters()).device, net.training
+        net.eval()
+        with torch.no_grad():
+            total = sum(float(net.loss(L.to(device), ab.to(device))) * len(L)
+                        for L, ab in zip(val["L"].split(batch_size), val["ab"].split(batch_size)))
+        net.train(was_training)
+        record["val_cross_entropy"] = total / len(val["L"])
+    return record
+
+
+class ValidationChecks:
+    """Validation several times an epoch, for :func:`colorlib.train.fit`'s ``on_step`` and ``on_epoch_end``.
+
+    One point per epoch is too coarse a curve for a run of one or two epochs. ``measure()``
+    runs after every ``batches // checks`` steps, and at each epoch's end; the time it takes is
+    left out of the epoch's training ``seconds``.
+    """
+
+    def __init__(self, measure, batches, checks):
+        self.measure, self.every, self.batches = measure, max(1, batches // max(1, checks)), batches
+        self.checks, self.in_epoch, self.step, self.excluded = [], 0, 0, 0.0
+        self.clock = time.perf_counter()
+
+    def _check(self):
+        start = time.perf_counter()
+        values = self.measure()
+        self.checks.append({"step": self.step, **values})
+        self.excluded += time.perf_counter() - start
+        return values
+
+    def after_step(self, step, L, ab):
+        self.step, self.in_epoch = step, self.in_epoch + 1
+        if self.in_epoch % self.every == 0 and self.in_epoch < self.batches:  # the epoch's end checks itself
+            self._check()
+
+    def end_of_epoch(self, epoch):
+        values = self._check()
+        seconds = time.perf_counter() - self.clock - self.excluded
+        record = {**values, "checks": self.checks, "seconds": seconds}
+        self.checks, self.in_epoch, self.excluded, self.clock = [], 0, 0.0, time.perf_counter()
+        return record
 
 
 def with_epoch_seconds(measure):
@@ -198,9 +253,10 @@ def train_gan(split, config, run_dir, show=None, log=print):
     random. After every epoch the capstone's SSIM on ``config.ssim_images`` validation images and
     the epoch's training time in ``seconds`` join the history, which also keeps every step's
     losses (``step_losses``: one or two epochs are too few points for a curve). Every
-    ``config.display_every`` steps (0: never) the
-    Gray / Fake / Real figure of the current batch is passed to ``show`` (e.g. IPython's
-    ``display``), as the capstone displayed it.
+    ``config.display_every`` steps (0: never) a figure of the same first validation photos
+    (:data:`WATCHED_PHOTOS`), grey, through the pretrained generator, through the GAN as it is
+    now and as they really are, is passed to ``show`` (e.g. IPython's ``display``): the capstone
+    showed the current training batch, which changes every time.
     """
     seed_everything(config.seed)
     device, precision, processes = runtime(config)
@@ -224,9 +280,14 @@ def train_gan(split, config, run_dir, show=None, log=print):
         fake_ab = predict_ab(unwrap(generator), val["L"], precision, spec=spec)
         return {"val_ssim": float(score_images(val["L"], fake_ab, val["ab"])["ssim"].mean())}
 
-    def show_progress(step, L, ab):
+    watched = validation_batch(split, config, WATCHED_PHOTOS)
+    before = predict_ab(unwrap(generator), watched["L"], precision, spec=spec)
+
+    def show_progress(step, L, ab):  # the same validation photos every time, beside the pretrained generator's
         if show is not None and config.display_every and step % config.display_every == 0:
-            figure = show_gray_fake_real(L, predict_ab(unwrap(generator), L, precision), ab)
+            now = predict_ab(unwrap(generator), watched["L"], precision, spec=spec)
+            figure = show_comparison(watched["L"], {"pretrained (the GAN's start)": before,
+                                                    f"GAN after step {step}": now}, watched["ab"], size=1.8)
             show(figure)
             plt.close(figure)
 

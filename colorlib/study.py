@@ -1,15 +1,19 @@
-"""The lever study: which change makes colour appear, each measured for the same budget on the same photos.
+"""The lever study and the budget curve: what makes colour appear, and what more training buys.
 
-A lever is a set of config changes to the run's own config. Each is trained from scratch in a
+A lever is a set of config changes to the run's own recipe. Each is trained from scratch in a
 folder of its own, on the run's training photos (or a share of them), for the same number of
 training images seen, then scored beside grey on the run's validation photos (notebook 07).
+The budget curve is the recipe itself trained for several budgets, the largest the run's own
+pretrained generator, scored the same way.
 """
 import dataclasses
 import math
 import time
 from pathlib import Path
 
-from colorlib.checkpoints import GAN_FILE, PRETRAINED_FILE, load_generator, load_json, save_json
+import matplotlib.pyplot as plt
+
+from colorlib.checkpoints import GAN_FILE, PRETRAIN_HISTORY_FILE, PRETRAINED_FILE, load_generator, load_json, save_json
 from colorlib.evaluation import evaluate_generators
 from colorlib.metrics import summarize_with_ci
 from colorlib.models import GeneratorSpec, build_generator
@@ -21,21 +25,14 @@ from colorlib.splits import training_subset, validation_batch
 from colorlib.stages import new_generator, pretrain, train_gan, training_seconds
 
 STUDY_FILE = "study.json"
-RECIPE = {"encoder": "efficientnet_lite0", "encoder_lr_scale": 0.1, "freeze_encoder_bn": True}
-
-# Each lever changes one thing from the row above it, or from the capstone's recipe.
-LEVERS = {
-    "ResNet18 from random weights, L1 (the capstone's loss)": {"encoder": "resnet18", "head": "regression",
-                                                         "encoder_lr_scale": 1.0, "freeze_encoder_bn": False},
-    "EfficientNet-Lite0 ImageNet encoder, L1": {**RECIPE, "head": "regression"},
-    "Lite0, classification": {**RECIPE, "head": "classification", "rebalance": 1.0},
-    "Lite0, classification, rebalanced": {**RECIPE, "head": "classification", "rebalance": 0.5},
-}
+BUDGET_FIGURE = "budget_curve.png"  # notebook 07 saves the curve in the run folder; the report shows it
+RECIPE_ROW = "the run's recipe"
+BUDGET_FACTORS = (0.5, 1, 2)  # the budget curve's points trained from scratch, in units of the levers' budget
 
 
 @dataclasses.dataclass
 class Lever:
-    """One row of the study: what changes, on how many photos, and whether a GAN follows."""
+    """One row of the study: what changes from the run's recipe, on how many photos, whether a GAN follows."""
 
     name: str
     changes: dict
@@ -43,19 +40,35 @@ class Lever:
     gan: bool = False
 
 
-def default_levers(config):
-    """The study's rows for a run: the encoder, the loss and the photos, one at a time.
+def recipe_changes(config):
+    """The fields that make the run's recipe, as a lever's changes (the recipe itself: none change)."""
+    return {key: getattr(config, key) for key in ("encoder", "head", "size", "output_stride", "loss_stride",
+                                                  "rebalance", "encoder_lr_scale", "freeze_encoder_bn", "temperature")}
 
-    The last rows are the run's own recipe (``config``), on a seventh of the photos and on all
-    of them. The GAN is not a row: notebooks 04 and 05 measure it at the run's full budget,
-    which a lever's budget is too small to show.
+
+def default_levers(config):
+    """The study's rows: the run's recipe, and the recipe with one thing changed.
+
+    - the loss: L1 regression, the capstone's, instead of the classification over colour bins
+      (or the other way round);
+    - the design: the full U-Net decoding every pixel of a 64 px photo, the course's design before
+      the generator stopped its decoder at a quarter of the side (when the recipe stops early);
+    - the rebalancing: the paper's half-and-half mix (or none, when the recipe uses the paper's).
+    The GAN is not a row: notebooks 04 and 05 measure it at the run's full budget.
     """
-    levers = [Lever(name, changes) for name, changes in LEVERS.items()]
-    own = {key: getattr(config, key) for key in ("encoder", "head", "rebalance", "encoder_lr_scale",
-                                                 "freeze_encoder_bn", "temperature")}
-    recipe = f"the run's recipe (rebalance {config.rebalance:g}, temperature {config.temperature:g})"
-    levers.append(Lever(f"{recipe}, a seventh of the photos", own, photo_share=1 / 7))
-    levers.append(Lever(recipe, own))
+    own = recipe_changes(config)
+    levers = [Lever(RECIPE_ROW, own)]
+    if config.head == "classification":
+        levers.append(Lever("the recipe with L1 regression (the capstone's loss)", {**own, "head": "regression"}))
+    else:
+        levers.append(Lever("the recipe with the classification loss", {**own, "head": "classification"}))
+    if config.output_stride > 1:
+        levers.append(Lever("the recipe with a full U-Net at 64 px (the earlier design)",
+                            {**own, "size": min(64, config.size), "output_stride": 1, "loss_stride": 2}))
+    if config.head == "classification":
+        other = 0.5 if config.rebalance != 0.5 else 1.0
+        levers.append(Lever(f"the recipe with rebalance {other:g} (" + ("the paper's)" if other == 0.5 else "none)"),
+                            {**own, "rebalance": other}))
     return levers
 
 
@@ -100,8 +113,23 @@ def run_lever(config, split, lever, images, folder, log=print):
     return (generator, GeneratorSpec.of_config(lever_cfg)), record
 
 
+def budget_points(config, n_train, images):
+    """The budget curve's budgets in training images: ``images`` x :data:`BUDGET_FACTORS`, below the run's own.
+
+    A budget is what its lever sees (:func:`lever_config`, whole epochs of whole batches); one
+    that would see as many images as the run's own pretraining, the curve's last point, is left out.
+    """
+    own, points = n_train * config.pretrain_epochs, []
+    for factor in BUDGET_FACTORS:
+        _, photos = lever_config(config, Lever("", {}), max(1, round(images * factor)), n_train)
+        seen = photos * math.ceil(round(images * factor) / photos)
+        if seen < own and seen not in points:
+            points.append(seen)
+    return points
+
+
 def run_study(config, split, run_dir, images, levers=None, log=print):
-    """Train and score every lever; write ``study.json`` in the run folder and return what it holds.
+    """Train and score the levers and the budget curve; write ``study.json`` in the run folder.
 
     Parameters
     ----------
@@ -110,39 +138,88 @@ def run_study(config, split, run_dir, images, levers=None, log=print):
     split : Split
         The run's photos; every lever is scored on all of its validation photos.
     run_dir : path-like
-        Each lever trains in ``<run_dir>/study/<n>``.
+        Each lever trains in ``<run_dir>/study/<n>``; the curve's last point is the run's own
+        pretrained generator (notebook 03), read from the run folder.
     images : int
-        The budget of every lever, in training images seen (:func:`lever_config`).
+        The levers' budget, in training images seen (:func:`lever_config`); the curve's points
+        trained from scratch are :func:`budget_points`.
     levers : list of Lever, optional
         :func:`default_levers` when None.
+
+    Returns
+    -------
+    (dict, dict)
+        What ``study.json`` holds (``levers`` and ``budget``: one record per row, ``summary``:
+        every row's scores beside grey's) and every row's per-photo scores.
     """
     levers = default_levers(config) if levers is None else levers
-    records, generators = [], {}
-    for index, lever in enumerate(levers):
-        generators[lever.name], record = run_lever(config, split, lever, images,
-                                                   Path(run_dir) / "study" / str(index), log)
+    trained, generators = {}, {}
+
+    def train(lever, budget):  # a lever and a budget trained once, whichever list names them
+        key = (repr(sorted(lever.changes.items())), lever.photo_share, lever.gan, budget)
+        if key not in trained:
+            folder = Path(run_dir) / "study" / str(len(trained))
+            pair, record = run_lever(config, split, lever, budget, folder, log)
+            trained[key] = pair, {**record, "folder": folder.relative_to(run_dir).as_posix()}
+        return trained[key]
+
+    records = []
+    for lever in levers:
+        generators[lever.name], record = train(lever, images)
         records.append(record)
+    curve, own = [], Lever(RECIPE_ROW, recipe_changes(config))
+    for budget in budget_points(config, len(split.train), images):
+        pair, record = train(own, budget)
+        name = budget_name(record["images_seen"])
+        generators[name] = pair
+        curve.append({**record, "lever": name})
+    curve.append(own_point(config, split, run_dir, generators))
     scores = evaluate_generators(generators, split.val, config.photo_size)
     summary = summarize_with_ci(scores)
     study = {"images": images, "n_val": len(split.val), "size": config.photo_size,
-             "photos_colourfulness": photos_colourfulness(summary), "levers": records, "summary": summary}
+             "photos_colourfulness": photos_colourfulness(summary), "levers": records, "budget": curve,
+             "summary": summary}
     save_json(Path(run_dir) / STUDY_FILE, study)
     return study, scores
+
+
+def budget_name(images, own=False):
+    return f"the recipe, {images:,} images" + (" (notebook 03's generator)" if own else "")
+
+
+def own_point(config, split, run_dir, generators):
+    """The curve's last point: the run's own pretrained generator, its budget and time from its history."""
+    generator, spec, _ = load_generator(Path(run_dir) / PRETRAINED_FILE)
+    history = load_json(Path(run_dir) / PRETRAIN_HISTORY_FILE)
+    images = len(split.train) * len(history)
+    name = budget_name(images, own=True)
+    generators[name] = generator, spec
+    return {"lever": name, "changes": recipe_changes(config), "photos": len(split.train), "epochs": len(history),
+            "gan_epochs": 0, "images_seen": images, "train_seconds": training_seconds(history) or 0.0, "folder": "."}
 
 
 def load_study(run_dir):
     return load_json(Path(run_dir) / STUDY_FILE)
 
 
-def study_table(study, digits=2):
-    """The study as a Markdown table: per lever its budget, its scores and its paired differences from grey."""
-    header = ("| lever | photos x epochs | train time | CIEDE2000 (lower), vs grey [95%] | AuC (higher), vs grey [95%] "
-              "| colourfulness (photos: {:.1f}) |".format(study["photos_colourfulness"]))
+def study_table(study, part="levers", digits=2):
+    """Part of the study as a Markdown table: per row its budget, its scores and its paired differences from grey.
+
+    Parameters
+    ----------
+    study : dict
+        What ``study.json`` holds.
+    part : {"levers", "budget"}
+        The levers at one budget, or the recipe's budget curve.
+    """
+    header = ("| {} | photos x epochs | train time | CIEDE2000 (lower), vs grey [95%] | AuC (higher), vs grey [95%] "
+              "| colourfulness (photos: {:.1f}) |".format("lever" if part == "levers" else "budget",
+                                                          study["photos_colourfulness"]))
     lines = [header, "| --- | --- | --- | --- | --- | --- |"]
     grey = study["summary"]["grey"]
     lines.append(f"| grey (no colour) | - | - | {grey['ciede2000']['mean']:.{digits}f} "
                  f"| {grey['auc']['mean']:.3f} | 0 |")
-    for record in study["levers"]:
+    for record in study.get(part, []):
         row = study["summary"][record["lever"]]
         budget = f"{record['photos']:,} x {record['epochs']}" + (" + 1 GAN" if record["gan_epochs"] else "")
         lines.append(f"| {record['lever']} | {budget} | {record['train_seconds'] / 60:.1f} min "
@@ -155,6 +232,40 @@ def _versus(row, digits):
     mark = "**" if row["beats_baseline"] else ""
     return (f"{row['mean']:.{digits}f}, {mark}{row['difference']:+.{digits}f} "
             f"[{row['difference_low']:+.{digits}f}, {row['difference_high']:+.{digits}f}]{mark}")
+
+
+def plot_budget_curve(study):
+    """The recipe's colour and its colour scores against grey, against its training minutes (log scale).
+
+    Three panels: colourfulness as a share of the validation photos' own; CIEDE2000 and AuC
+    as paired differences from grey with their 95% intervals (grey is the dashed zero line).
+    """
+    points = study["budget"]
+    minutes = [record["train_seconds"] / 60 for record in points]
+    rows = [study["summary"][record["lever"]] for record in points]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    share = [100 * row["colourfulness"]["mean"] / study["photos_colourfulness"] for row in rows]
+    axes[0].plot(minutes, share, marker="o")
+    axes[0].set_ylabel("colourfulness, % of the photos'")
+    axes[0].set_ylim(0, max(100, max(share) + 5))
+    for ax, metric, label in ((axes[1], "ciede2000", "CIEDE2000 minus grey's (lower is better)"),
+                              (axes[2], "auc", "AuC minus grey's (higher is better)")):
+        middle = [row[metric]["difference"] for row in rows]
+        below = [m - row[metric]["difference_low"] for m, row in zip(middle, rows)]
+        above = [row[metric]["difference_high"] - m for m, row in zip(middle, rows)]
+        ax.errorbar(minutes, middle, yerr=[below, above], marker="o", capsize=3)
+        ax.axhline(0, color="0.4", linestyle="--", label="grey (no colour)")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=8)
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xticks(minutes, [f"{m:.1f}" if m < 10 else f"{m:.0f}" for m in minutes])
+        ax.minorticks_off()
+        ax.set_xlabel("training minutes (log scale)")
+    fig.suptitle(f"The run's recipe at {len(points)} budgets, {points[0]['images_seen']:,} to "
+                 f"{points[-1]['images_seen']:,} training images, on {study['n_val']} validation photos")
+    fig.tight_layout()
+    return fig
 
 
 def describe_fresh_outputs(L, size, encoders=("resnet18", "efficientnet_lite0")):
@@ -177,23 +288,46 @@ def describe_fresh_outputs(L, size, encoders=("resnet18", "efficientnet_lite0"))
 
 
 def describe_study(study):
-    """Three computed sentences: the most colourful lever, which beat grey where colour is measured, the budget."""
+    """Computed sentences: what the levers' numbers favour, against the recipe, and what more budget bought."""
     rows = {record["lever"]: study["summary"][record["lever"]] for record in study["levers"]}
     colour = {name: row["colourfulness"]["mean"] for name, row in rows.items()}
+    truth = study["photos_colourfulness"]
     most = max(colour, key=colour.get)
-    both = [name for name, row in rows.items()
-            if row["ciede2000"]["beats_baseline"] and row["auc"]["beats_baseline"]]
-    share = colour[most] / study["photos_colourfulness"]
     lines = [f"- The most colourful lever is **{most}**: colourfulness {colour[most]:.1f}, "
-             f"{share:.0%} of the validation photos' own ({study['photos_colourfulness']:.1f})."]
-    if both:
-        lines.append("- Beating grey on both CIEDE2000 and AuC (95% paired intervals): "
-                     + "; ".join(f"{name} (colourfulness {colour[name]:.1f})" for name in both) + ".")
-    else:
-        lines.append("- No lever beats grey on both CIEDE2000 and AuC at this budget.")
+             f"{colour[most] / truth:.0%} of the validation photos' own ({truth:.1f})."]
+    favoured = {"CIEDE2000": min(rows, key=lambda name: rows[name]["ciede2000"]["mean"]),
+                "AuC": max(rows, key=lambda name: rows[name]["auc"]["mean"])}
+    against = [f"{metric} favours **{name}**" for metric, name in favoured.items() if name != RECIPE_ROW]
+    lines.append("- Closest to the true colours at this budget: "
+                 + ("the run's recipe, on both CIEDE2000 and AuC." if not against else
+                    "; ".join(against) + ", not the run's recipe."))
+    both = [name for name, row in rows.items() if row["ciede2000"]["beats_baseline"] and row["auc"]["beats_baseline"]]
+    lines.append("- Beating grey on both CIEDE2000 and AuC (95% paired intervals): "
+                 + ("; ".join(f"{name} (colourfulness {colour[name]:.1f})" for name in both) if both
+                    else "no lever, at this budget") + ".")
     minutes = sum(record["train_seconds"] for record in study["levers"]) / 60
-    lines.append(f"- Every lever saw {study['images']:,} training images; the study trained for {minutes:.1f} minutes.")
+    lines.append(f"- Every lever saw {study['images']:,} training images; the levers trained for {minutes:.1f} minutes.")
+    if study.get("budget"):
+        lines.append(describe_budget(study))
     return "\n".join(lines)
+
+
+def describe_budget(study):
+    """One sentence: what the recipe's largest budget bought over its smallest, on the three colour scores."""
+    first, last = study["budget"][0], study["budget"][-1]
+    a, b = study["summary"][first["lever"]], study["summary"][last["lever"]]
+    truth = study["photos_colourfulness"]
+
+    def versus(row, metric, digits):
+        verdict = "beats grey" if row[metric]["beats_baseline"] else (
+            "ties grey" if row[metric]["difference_low"] <= 0 <= row[metric]["difference_high"] else "loses to grey")
+        return f"{row[metric]['difference']:+.{digits}f} ({verdict})"
+
+    return (f"- The budget curve: {last['images_seen'] / first['images_seen']:.0f} times the training images "
+            f"({first['train_seconds'] / 60:.1f} to {last['train_seconds'] / 60:.1f} minutes here) took colourfulness "
+            f"from {a['colourfulness']['mean'] / truth:.0%} to {b['colourfulness']['mean'] / truth:.0%} of the photos', "
+            f"CIEDE2000 against grey from {versus(a, 'ciede2000', 2)} to {versus(b, 'ciede2000', 2)} and AuC from "
+            f"{versus(a, 'auc', 3)} to {versus(b, 'auc', 3)}.")
 
 
 def show_levers(study, split, config, run_dir, n=6):
@@ -201,7 +335,7 @@ def show_levers(study, split, config, run_dir, n=6):
     batch = validation_batch(split, config, n)
     predictions = {}
     for index, record in enumerate(study["levers"]):
-        folder = Path(run_dir) / "study" / str(index)
+        folder = Path(run_dir) / record.get("folder", f"study/{index}")
         checkpoint = folder / (GAN_FILE if record["gan_epochs"] else PRETRAINED_FILE)
         generator, spec, _ = load_generator(checkpoint)
         predictions[record["lever"]] = predict_ab(generator, batch["L"], spec=spec)

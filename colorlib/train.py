@@ -23,7 +23,7 @@ from colorlib.runtime import keep_freed_memory, rng_state, set_rng_state
 # Config fields that may change between a run and its resumption: they do not change what
 # the finished epochs computed.
 RESUMABLE_CHANGES = {"profile", "pretrain_epochs", "gan_epochs", "display_every", "device",
-                     "num_workers", "cache_dir", "ssim_images", "resume", "progress", "study_images",
+                     "num_workers", "cache_dir", "ssim_images", "checks_per_epoch", "resume", "progress", "study_images",
                      "max_memory"}
 # Settings that only the GAN stage reads: a pretraining checkpoint resumes under other values, so
 # that trying another GAN on a finished pretraining trains the GAN alone.
@@ -323,7 +323,7 @@ def config_differences(saved, current, ignore=()):
 
 def format_record(record, epochs, speed=True):
     """One summary line for an epoch's record; ``speed`` adds the images per second."""
-    shown = {k: v for k, v in record.items() if k not in ("epoch", "images_per_s", "step_losses")}
+    shown = {k: v for k, v in record.items() if isinstance(v, (int, float)) and k not in ("epoch", "images_per_s")}
     values = "  ".join(f"{k} {v:.4f}" for k, v in shown.items())
     line = f"epoch {record['epoch']}/{epochs}  {values}"
     return line + (f"  ({record['images_per_s']:.1f} img/s)" if speed else "")

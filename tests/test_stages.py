@@ -67,6 +67,10 @@ def test_training_writes_checkpoints_and_histories(run):
     assert set(pretrain_history[0]) >= {"L1", "val_L1", "grey_L1", "seconds"}
     assert pretrain_history[0]["grey_L1"] == pretrain_history[1]["grey_L1"] > 0  # one fixed validation batch
     assert pretrain_history[1]["val_L1"] != pretrain_history[0]["val_L1"] and pretrain_history[0]["seconds"] > 0
+    steps = len(split.train) // config.batch_size
+    for epoch, record in enumerate(pretrain_history, start=1):  # the epoch's end is its last check
+        assert record["checks"][-1] == {"step": epoch * steps, "val_L1": record["val_L1"], "grey_L1": record["grey_L1"]}
+        assert len(record["step_losses"]["L1"]) == steps
     assert set(gan_history[0]) >= {"D_fake", "D_real", "D", "G_GAN", "G_L1", "G", "val_ssim", "seconds"}
     steps = len(split.train) // config.batch_size
     assert gan_history[0]["seconds"] > 0 and len(gan_history[0]["step_losses"]["D"]) == steps

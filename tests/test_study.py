@@ -5,7 +5,8 @@ import pytest
 from colorlib import checkpoints, splits, stages
 from colorlib.config import get_config
 from colorlib.report import relative_folders
-from colorlib.study import Lever, default_levers, lever_config, run_lever, study_table
+from colorlib.study import (RECIPE_ROW, Lever, budget_points, default_levers, describe_study, lever_config,
+                            plot_budget_curve, run_lever, study_table)
 from conftest import colour_photo
 
 
@@ -20,10 +21,47 @@ def test_every_lever_sees_the_same_number_of_training_images():
     assert lever_config(config, Lever("g", {}, gan=True), 1600, 10_000)[0].gan_epochs == 1
 
 
-def test_the_default_levers_start_from_the_capstone_and_end_with_the_runs_recipe():
-    levers = default_levers(get_config("cpu"))
-    assert levers[0].changes["encoder"] == "resnet18" and levers[0].changes["head"] == "regression"
-    assert levers[-1].changes["head"] == "classification" and not any(lever.gan for lever in levers)
+def test_the_default_levers_are_the_recipe_and_the_recipe_with_one_thing_changed():
+    config = get_config("cpu")
+    levers = default_levers(config)
+    recipe = levers[0].changes
+    assert levers[0].name == RECIPE_ROW and recipe["output_stride"] == 4 and recipe["head"] == "classification"
+    changed = [{key for key in recipe if lever.changes[key] != recipe[key]} for lever in levers[1:]]
+    assert changed == [{"head"}, {"size", "output_stride", "loss_stride"}, {"rebalance"}]
+    assert not any(lever.gan for lever in levers)
+    assert [lever.name for lever in default_levers(config.replace(output_stride=1, rebalance=0.5))][1:] == [
+        "the recipe with L1 regression (the capstone's loss)", "the recipe with rebalance 1 (none)"]
+
+
+def test_the_budget_curve_spans_more_than_eight_times_its_smallest_budget():
+    config = get_config("cpu")
+    points = budget_points(config, n_train=10_000, images=config.study_images)
+    assert points == [500, 1000, 2000]
+    assert 10_000 * config.pretrain_epochs / points[0] >= 8  # the run's own generator is the last point
+    assert budget_points(config, n_train=1500, images=1000) == [500, 1000]  # only budgets below the run's own
+
+
+def _row(difference, low, high, beats, colour=None):
+    row = {"mean": 10 + difference, "difference": difference, "difference_low": low, "difference_high": high,
+           "beats_baseline": beats}
+    return {"ciede2000": row, "auc": {**row, "mean": 0.9 + difference}, **({"colourfulness": {"mean": colour}}
+                                                                          if colour is not None else {})}
+
+
+def test_describe_study_says_what_the_numbers_favour_and_what_the_budget_bought():
+    study = {"images": 100, "photos_colourfulness": 40.0, "summary": {
+        RECIPE_ROW: _row(0.5, -0.1, 1.1, False, colour=30.0), "L1": _row(-0.2, -0.4, -0.1, True, colour=10.0),
+        "small": _row(1.0, 0.5, 1.5, False, colour=20.0), "big": _row(-0.3, -0.5, -0.1, True, colour=32.0)},
+        "levers": [{"lever": RECIPE_ROW, "train_seconds": 60.0}, {"lever": "L1", "train_seconds": 60.0}],
+        "budget": [{"lever": "small", "images_seen": 50, "train_seconds": 30.0},
+                   {"lever": "big", "images_seen": 800, "train_seconds": 480.0}]}
+    text = describe_study(study)
+    assert f"most colourful lever is **{RECIPE_ROW}**: colourfulness 30.0, 75%" in text
+    assert "CIEDE2000 favours **L1**, not the run's recipe" in text  # the recipe's mean AuC is the highest
+    assert "16 times the training images" in text and "from 50% to 80%" in text
+    assert "+1.00 (loses to grey) to -0.30 (beats grey)" in text
+    fig = plot_budget_curve({**study, "n_val": 5})
+    assert [ax.get_xscale() for ax in fig.axes] == ["log"] * 3 and len(fig.axes[1].lines) >= 2
 
 
 def test_a_training_subset_is_seeded_and_keeps_the_validation_photos():
