@@ -19,7 +19,7 @@ from colorlib.images import read_rgb
 from colorlib.lab import quantise_lab, rgb_to_lab
 
 # Bump whenever the way a photo becomes a tensor changes (resizing, conversion, dtype).
-PREPROCESSING_VERSION = 1
+PREPROCESSING_VERSION = 2
 
 
 def default_cache_dir():

@@ -40,7 +40,12 @@ def save_json(path, data):
 
 
 def load_json(path):
-    return json.loads(Path(path).read_text())
+    """A JSON file colorlib wrote, read back; a file that is not valid JSON is named in the error."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}): was it edited by hand or cut short? "
+                         "Rerun the step that writes it") from None
 
 
 def save_checkpoint(path, **state):
@@ -79,6 +84,12 @@ def load_checkpoint(path, map_location="cpu", mmap=False, require=(), expected=C
         for; the message names the file and what was expected.
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"checkpoint {path} is a folder; expected {expected} (a file, e.g. "
+                                f"{path / GAN_FILE})")
+    if path.exists() and not path.is_file():
+        raise CheckpointError(f"checkpoint {path} is not a regular file (a device, a pipe or a socket); "
+                              f"expected {expected}")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist; expected {expected}")
     if path.stat().st_size == 0:

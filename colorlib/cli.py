@@ -19,7 +19,7 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted: the last checkpoint is kept; run the same command again to resume", file=sys.stderr)
+        print(f"interrupted: {args.interrupted}", file=sys.stderr)
         return 130
 
 
@@ -38,7 +38,7 @@ def add_report_parser(commands):
     report.add_argument("--out", default="report", help="report folder (default: report)")
     report.add_argument("--notebooks", default="notebooks", help="folder of the source notebooks")
     report.add_argument("--readme", default=None, help="a README whose results section is rewritten from the run")
-    report.set_defaults(run=run_report)
+    report.set_defaults(run=run_report, interrupted="the last checkpoint is kept; run the same command again to resume")
 
 
 def default_run_dir(args):
@@ -71,7 +71,7 @@ def add_train_parser(commands):
     train = commands.add_parser(
         "train", help="split, pretrain and train the GAN without notebooks (works under torchrun)")
     add_profile_arguments(train, "smoke")
-    train.set_defaults(run=run_train)
+    train.set_defaults(run=run_train, interrupted="the last checkpoint is kept; run the same command again to resume")
 
 
 def run_train(args):
@@ -97,7 +97,7 @@ def add_evaluate_parser(commands):
     evaluate.add_argument("--size", type=square_side, default=None,
                           help="image size, at least 32 pixels (default: the training size)")
     evaluate.add_argument("--device", default="auto")
-    evaluate.set_defaults(run=run_evaluate)
+    evaluate.set_defaults(run=run_evaluate, interrupted="no scores were written")
 
 
 def run_evaluate(args):
@@ -126,7 +126,8 @@ def add_colorize_parser(commands):
     colorize.add_argument("--chroma-scale", type=float, default=None,
                           help="scale of the predicted a*b*: below 1 paints fainter colours (default: the "
                                "export's calibrated scale, 1 for a training checkpoint)")
-    colorize.set_defaults(run=run_colorize)
+    colorize.set_defaults(run=run_colorize,
+                          interrupted="each photo written before it is whole and kept; none is half-written")
 
 
 def square_side(text):
@@ -170,7 +171,7 @@ def add_bench_parser(commands):
     bench.add_argument("--batch-size", type=int, default=16)
     bench.add_argument("--steps", type=int, default=12, help="timed training steps per configuration")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
-    bench.set_defaults(run=run_bench)
+    bench.set_defaults(run=run_bench, interrupted="the benchmark stopped")
 
 
 def run_bench(args):

@@ -4,13 +4,14 @@ A training run never stops for one bad file: :func:`scan_images` checks every fi
 the usable photos, and counts the others by reason.
 """
 import errno
+import io
 import os
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from skimage.color import rgb2lab
 
 # Mean chroma (Lab units, on a 64 px thumbnail) below which a photo counts as near-colourless:
@@ -30,6 +31,7 @@ REASONS = {
     "empty": "empty file",
     "not_an_image": "not an image Pillow can identify",
     "truncated": "truncated or corrupt image data",
+    "not_finite": "pixels that are not numbers (NaN or infinity)",
     "decompression_bomb": f"more than {MAX_PIXELS:,} pixels (decompression-bomb guard)",
     "too_large": "needs more memory than allowed",
     "missing": "no such file",
@@ -89,7 +91,8 @@ def read_picture(path, max_pixels=MAX_PIXELS, memory=None):
     except OSError as error:
         raise ImageRejected(path, OPEN_ERRORS.get(error.errno, "unreadable"), error.strerror or "") from None
     try:
-        with file, warnings.catch_warnings():
+        with file, warnings.catch_warnings(record=True) as caught:  # Pillow's warnings name no file
+            warnings.simplefilter("always")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             if not file.read(1):
                 raise ImageRejected(path, "empty")
@@ -101,7 +104,10 @@ def read_picture(path, max_pixels=MAX_PIXELS, memory=None):
                     memory.check(path, image.width, image.height)
                 image.load()  # the first frame of an animation
                 ImageOps.exif_transpose(image, in_place=True)  # in place: no second copy of a large photo
-                return Picture(*split_alpha(image), frames=getattr(image, "n_frames", 1))
+                if image.mode == "F" and not np.isfinite(values := np.asarray(image)).all():
+                    bad = int((~np.isfinite(values)).sum())
+                    raise ImageRejected(path, "not_finite", f"{bad} of {values.size} pixels")
+                picture = Picture(*split_alpha(in_srgb(image, path)), frames=getattr(image, "n_frames", 1))
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -110,6 +116,11 @@ def read_picture(path, max_pixels=MAX_PIXELS, memory=None):
         raise ImageRejected(path, "not_an_image") from None
     except (OSError, SyntaxError, ValueError) as error:  # Pillow's ways of saying "corrupt"
         raise ImageRejected(path, "truncated", str(error)) from None
+    for warning in caught:
+        message = str(warning.message)
+        warnings.warn(message if message.startswith(str(path)) else f"{path}: {message}", warning.category,
+                      stacklevel=2)
+    return picture
 
 
 @dataclass
@@ -142,6 +153,31 @@ class Picture:
 def to_rgb8(image):
     """Convert a Pillow image of any mode to an (H, W, 3) uint8 array, transparency over white."""
     return Picture(*split_alpha(image)).composited()
+
+
+ICC_MODES = {"RGB": "RGB", "RGBA": "RGBA", "CMYK": "RGB", "L": "RGB"}  # mode -> mode in sRGB
+SRGB = ImageCms.createProfile("sRGB")
+
+
+def in_srgb(image, path):
+    """The image with its colours moved from its embedded ICC profile into sRGB, the course's colour space.
+
+    A photo tagged Adobe RGB (or any other profile) whose values were read as sRGB would show
+    wrong colours, its L* off by several units. An image without a profile is taken as sRGB, as
+    browsers take it; one whose profile cannot be used keeps its values, with a warning naming it.
+    Alpha is carried over unchanged.
+    """
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in ICC_MODES:
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        in_place = ICC_MODES[image.mode] == image.mode  # no second copy of a large photo
+        converted = ImageCms.profileToProfile(image, source, SRGB, outputMode=ICC_MODES[image.mode], inPlace=in_place)
+    except (OSError, ImageCms.PyCMSError) as error:
+        warnings.warn(f"{path}: its ICC profile cannot be applied ({error}); its values are taken as sRGB")
+        return image
+    return image if in_place else converted
 
 
 def split_alpha(image):

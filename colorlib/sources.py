@@ -59,8 +59,8 @@ def list_images(folder):
     """List the image files under a folder, recursively, sorted by path.
 
     A sub-folder that is a symbolic link is followed, unless it leads to a folder already
-    listed (a link loop, or the same folder twice); such folders and unreadable ones are left
-    out, and a warning names each of them.
+    listed (a link loop, or the same folder twice); such folders, unreadable ones and links to
+    files that lead nowhere (dangling, or in a loop) are left out, and a warning names each of them.
 
     Raises
     ------
@@ -84,11 +84,17 @@ def list_images(folder):
                 dirs.remove(name)
             else:
                 visited.add(real)
-        paths += [Path(root) / name for name in files
-                  if Path(name).suffix.lower() in IMAGE_SUFFIXES and (Path(root) / name).is_file()]
+        for name in files:
+            path = Path(root) / name
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            if path.is_file():
+                paths.append(path)
+            elif path.is_symlink():  # is_file follows links: this one leads nowhere, or round in a loop
+                skipped.append(f"{path} (a link that leads to no file: dangling or looping)")
     if skipped:
-        warnings.warn(f"{len(skipped)} sub-folder(s) of {folder} left out: " + "; ".join(sorted(skipped)),
-                      stacklevel=2)
+        warnings.warn(f"{len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} of {folder} left out: "
+                      + "; ".join(sorted(skipped)), stacklevel=2)
     if not paths:
         suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
         raise FileNotFoundError(f"image folder {folder} holds no images; expected files ending in {suffixes}")

@@ -146,7 +146,13 @@ def load_split(run_dir):
     path = Path(run_dir) / SPLIT_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run notebook 01 (or `make all`) first")
-    split = Split(**load_json(path))
+    fields = load_json(path)
+    expected = [field.name for field in dataclasses.fields(Split)]
+    if not isinstance(fields, dict) or sorted(fields) != sorted(expected):
+        found = sorted(fields) if isinstance(fields, dict) else type(fields).__name__
+        raise ValueError(f"{path} holds {found}, expected the fields {expected}: "
+                         "rerun notebook 01 (or `make all`) to write it again")
+    split = Split(**fields)
     for photo, digest in split.digests.items():
         check_digest(digest, f"{path}: the digest of {photo}")
     return split

@@ -69,6 +69,17 @@ class LossMeters:
     def means(self):
         return {name: self.sums[name] / self.counts[name] for name in self.sums}
 
+    def state(self):
+        """Plain dicts of the sums and counts, for a checkpoint of an interrupted epoch."""
+        return {"sums": dict(self.sums), "counts": dict(self.counts)}
+
+    @classmethod
+    def from_state(cls, state):
+        meters = cls()
+        meters.sums.update(state["sums"])
+        meters.counts.update(state["counts"])
+        return meters
+
 
 class EpochSampler(Sampler):
     """Shuffled indices, the same for a given seed and epoch, split between processes.
@@ -172,7 +183,8 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, processes=Processe
     keep_step_losses : bool
         Also keep every step's losses (this process's batch) in the epoch's record, as
         ``step_losses``: {name: [one value per step]}, for a short stage whose few epochs are too
-        coarse a curve. Steps before an interruption are not kept in the resumed epoch's record.
+        coarse a curve. An interrupted epoch's checkpoint keeps its losses so far (``partial_epoch``),
+        so the resumed epoch's record covers all of its steps.
 
     Returns
     -------
@@ -207,7 +219,7 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, processes=Processe
     state = {"stage": checkpoint.stage, "config": config.asdict(), "fingerprint": checkpoint.fingerprint,
              **checkpoint.extra_state}
 
-    def save(epoch_done, batches_done, everywhere=True):
+    def save(epoch_done, batches_done, everywhere=True, partial_epoch=None):
         # The loss guard sees losses computed before each update: an update that makes the weights
         # NaN (an epoch's last one above all) would otherwise be saved as the last good state.
         bad = non_finite_tensors(trainer.modules())
@@ -218,7 +230,7 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, processes=Processe
         if processes.is_main:
             save_checkpoint(path, **trainer.state_dict(), **state, epoch=epoch_done,
                             batches_done=batches_done, step=step, history=history, rng=rng_state(),
-                            complete=epoch_done >= epochs)
+                            complete=epoch_done >= epochs, partial_epoch=partial_epoch or {})
 
     for epoch in range(position["epoch"] + 1, epochs + 1):
         sampler.set_epoch(epoch, position["batches_done"] if epoch == position["epoch"] + 1 else 0)
@@ -226,6 +238,11 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, processes=Processe
         meters, seen, start = LossMeters(), 0, time.perf_counter()
         step_losses = defaultdict(list)
         batches_done = sampler.skip
+        if batches_done and position.get("partial_epoch"):  # the interrupted epoch's steps count in its record
+            partial = position["partial_epoch"]
+            meters, seen = LossMeters.from_state(partial["meters"]), partial["seen"]
+            start -= partial["seconds"]
+            step_losses.update({name: list(values) for name, values in partial["step_losses"].items()})
         batches = live_progress(loader, config.progress and processes.is_main)
         try:
             with InterruptGuard() as guard:
@@ -247,7 +264,9 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, processes=Processe
                     if guard.requested:
                         raise KeyboardInterrupt
         except KeyboardInterrupt:
-            save(epoch - 1, batches_done, everywhere=False)  # other processes may not be interrupted
+            partial = {"meters": meters.state(), "seen": seen, "seconds": time.perf_counter() - start,
+                       "step_losses": dict(step_losses)}
+            save(epoch - 1, batches_done, everywhere=False, partial_epoch=partial)  # others may run on
             log(f"interrupted in epoch {epoch} after {batches_done} batches: saved {path.name}; "
                 "run again to resume")
             raise
@@ -309,6 +328,11 @@ def resume(trainer, checkpoint, config, log=print):
         trainer.load_state_dict(state)
     except (RuntimeError, KeyError, ValueError) as error:  # missing or unexpected keys, wrong shapes
         raise CheckpointError(f"{path}: its weights do not fit this run's networks ({error})") from None
+    bad = non_finite_tensors(trainer.modules())
+    if bad:  # refused here, not steps later as a NaN loss that names no file
+        raise CheckpointError(f"{path}: {bad[0]}" + (f" and {len(bad) - 1} more" if len(bad) > 1 else "")
+                              + " not finite; expected the finite weights of a good state: use resume=False "
+                              "or restore the file")
     set_rng_state(state["rng"])
     where = f"epoch {state['epoch']}" + (f", batch {state['batches_done']}" if state["batches_done"] else "")
     log(f"resuming from {path.name} after {where}")

@@ -120,6 +120,27 @@ def test_a_resumed_run_refuses_a_checkpoint_without_its_optimiser_naming_the_fil
             log=lambda line: None)
 
 
+def test_a_resumed_run_refuses_a_checkpoint_with_a_nan_weight_at_load_naming_the_file(tmp_path):
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "run.pt"
+    trainer = L1Pretrainer(nn.Conv2d(1, 2, 3, padding=1))
+    fit(trainer, dataset(), 1, CONFIG, torch.device("cpu"), StageCheckpoint(checkpoint, "pretrain"),
+        log=lambda line: None)
+    state = torch.load(checkpoint, weights_only=True)
+    state["generator"]["weight"][0, 0, 0, 0] = float("nan")
+    torch.save(state, checkpoint)
+    with pytest.raises(CheckpointError, match=f"{checkpoint}: generator.weight not finite"):
+        fit(trainer, dataset(), 2, CONFIG, torch.device("cpu"), StageCheckpoint(checkpoint, "pretrain"),
+            log=lambda line: None)
+
+
+def test_a_folder_or_a_device_given_as_a_checkpoint_is_named_as_such(tmp_path):
+    with pytest.raises(IsADirectoryError, match=f"checkpoint {tmp_path} is a folder"):
+        load_checkpoint(tmp_path)
+    with pytest.raises(CheckpointError, match="is not a regular file"):
+        load_checkpoint("/dev/null")
+
+
 def _write_many(path, json_path, start, n):
     for i in range(start, start + n):
         save_checkpoint(path, value=torch.full((256,), float(i)), i=i)

@@ -566,3 +566,15 @@ def test_evaluate_refuses_a_size_that_would_silently_be_the_default(size, checkp
         main(["evaluate", "--checkpoint", str(checkpoint), "--size", size])
     assert exit_code.value.code == 2
     assert f"--size: {size!r}: expected a whole number of pixels >= 32" in capsys.readouterr().err
+
+
+def test_ctrl_c_during_colorize_says_what_is_kept_and_not_how_to_resume(tmp_path, monkeypatch, capsys):
+    from colorlib import cli
+
+    def interrupted(args):  # Ctrl-C while the checkpoint loads, before any photo
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run_colorize", interrupted)
+    assert main(["colorize", str(tmp_path / "x.jpg"), "-o", str(tmp_path / "out"), "--checkpoint", "c.pt"]) == 130
+    message = capsys.readouterr().err
+    assert "none is half-written" in message and "resume" not in message and not (tmp_path / "out").exists()

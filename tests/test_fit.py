@@ -111,8 +111,23 @@ def test_interrupted_run_saves_and_resumes_mid_epoch(straight, tmp_path):
     state = load_checkpoint(tmp_path / "run.pt")
     assert (state["epoch"], state["batches_done"], state["complete"]) == (1, 1, False)
     resumed = gan()
-    train(resumed, tmp_path / "run.pt", 2)
+    history = train(resumed, tmp_path / "run.pt", 2)
     assert_identical(straight["weights"], weights(resumed))
+    # The resumed epoch's losses cover its steps before the interruption too.
+    assert without(history, "images_per_s") == without(straight["history"], "images_per_s")
+
+
+@pytest.mark.slow
+def test_an_interrupt_at_an_epochs_last_batch_keeps_the_epochs_losses(straight, tmp_path):
+    def interrupt(step, L, ab):
+        if step == 6:  # the last batch of epoch 2: the resumed run has no step left to average
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(gan(), tmp_path / "run.pt", 2, on_step=interrupt, keep_step_losses=True)
+    history = train(gan(), tmp_path / "run.pt", 2, keep_step_losses=True)
+    assert without(history, "images_per_s", "step_losses") == without(straight["history"], "images_per_s")
+    assert [len(record["step_losses"]["D"]) for record in history] == [3, 3]
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from colorlib.images import (
     to_rgb8,
 )
 from colorlib.sources import list_images
-from conftest import colour_photo
+from conftest import adobe_rgb_profile, adobe_rgb_to_srgb, colour_photo
 
 
 def test_every_awkward_file_gets_its_outcome(bad_files):
@@ -70,6 +70,14 @@ def test_exif_orientation_is_applied(tmp_path):
     assert read_rgb(tmp_path / "rotated.jpg").shape == (80, 40, 3)
 
 
+def test_a_corrupt_exif_warning_names_the_file_and_the_photo_is_read(tmp_path):
+    # An orientation tag whose data lies past the end of its block: Pillow warns and skips it.
+    corrupt = b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\xff\xff\x00\x00\x01\x00\x00\x00"
+    colour_photo(size=(40, 30)).save(tmp_path / "bad_exif.jpg", exif=corrupt)
+    with pytest.warns(UserWarning, match=r"bad_exif\.jpg: .*(Tag data larger|Corrupt EXIF)"):
+        assert read_rgb(tmp_path / "bad_exif.jpg").shape == (30, 40, 3)
+
+
 def test_near_colourless_photo_is_set_aside():
     grey = np.asarray(colour_photo().convert("L").convert("RGB")).astype(np.int16)
     tinted = np.clip(grey + np.array([5, 2, 0]), 0, 255).astype(np.uint8)  # a faint sepia cast
@@ -108,6 +116,34 @@ def test_a_float_tiff_of_zero_to_one_is_not_black(tmp_path):
     rgb = read_rgb(tmp_path / "float.tif")
     assert rgb[0, 0, 0] == 0 and rgb[0, -1, 0] == 255
     assert np.array_equal(rgb[0, :, 1], np.rint(values[0] * 255).astype(np.uint8))
+
+
+def test_a_float_tiff_holding_nan_is_set_aside_saying_why(tmp_path):
+    values = np.full((64, 80), 0.5, dtype=np.float32)
+    values[3, 4], values[5, 6] = np.nan, np.inf
+    Image.fromarray(values, mode="F").save(tmp_path / "nan.tif")
+    with pytest.raises(ImageRejected, match=r"nan\.tif: pixels that are not numbers .*\(2 of 5120 pixels\)") as error:
+        read_rgb(tmp_path / "nan.tif")
+    assert error.value.reason == "not_finite"
+
+
+def test_an_adobe_rgb_photo_is_read_in_srgb_and_keeps_its_alpha(tmp_path):
+    rgba = np.random.default_rng(0).integers(0, 256, size=(16, 24, 4), dtype=np.uint8)
+    Image.fromarray(rgba[..., :3]).save(tmp_path / "adobe.png", icc_profile=adobe_rgb_profile())
+    expected = adobe_rgb_to_srgb(rgba[..., :3])  # the published matrices, not the code under test
+    assert np.abs(read_rgb(tmp_path / "adobe.png").astype(int) - expected).max() <= 1
+    assert np.abs(rgba[..., :3].astype(int) - expected).max() > 20  # read as sRGB, the colours would be off
+    Image.fromarray(rgba).save(tmp_path / "adobe_alpha.png", icc_profile=adobe_rgb_profile())
+    picture = read_picture(tmp_path / "adobe_alpha.png")
+    assert np.array_equal(picture.alpha, rgba[..., 3])
+    assert np.abs(picture.rgb.astype(int) - expected).max() <= 1
+
+
+def test_a_photo_whose_profile_cannot_be_read_keeps_its_values_with_a_warning_naming_it(tmp_path):
+    rgb = colour_photo(size=(40, 30))
+    rgb.save(tmp_path / "broken_profile.png", icc_profile=b"not an ICC profile at all")
+    with pytest.warns(UserWarning, match=r"broken_profile\.png: its ICC profile cannot be applied"):
+        assert np.array_equal(read_rgb(tmp_path / "broken_profile.png"), np.asarray(rgb))
 
 
 def test_a_dark_sixteen_bit_png_stays_dark(tmp_path):

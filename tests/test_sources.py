@@ -109,10 +109,19 @@ def test_linked_sub_folders_are_followed_once_and_loops_are_named(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "photos" / "sub" / "loop").symlink_to(tmp_path / "photos", target_is_directory=True)
     (tmp_path / "photos" / "more").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
-    with pytest.warns(UserWarning, match=r"1 sub-folder\(s\) of .*photos left out: .*loop \(a link to a folder "
+    with pytest.warns(UserWarning, match=r"1 entry of .*photos left out: .*loop \(a link to a folder "
                                          "already listed"):
         found = list_images(tmp_path / "photos")
     assert [p.relative_to(tmp_path / "photos").as_posix() for p in found] == ["a.jpg", "more/c.jpg", "sub/b.jpg"]
+
+
+def test_dangling_and_looping_file_links_are_named(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    (tmp_path / "gone.jpg").symlink_to(tmp_path / "deleted.jpg")
+    (tmp_path / "ping.jpg").symlink_to(tmp_path / "pong.jpg")
+    (tmp_path / "pong.jpg").symlink_to(tmp_path / "ping.jpg")
+    with pytest.warns(UserWarning, match=r"3 entries of .* left out: .*gone\.jpg \(a link that leads to no file"):
+        assert list_images(tmp_path) == [tmp_path / "a.jpg"]
 
 
 def test_unreadable_sub_folders_are_named(tmp_path, monkeypatch):

@@ -113,3 +113,16 @@ def test_pretraining_is_described_from_its_history():
     assert "not below" in stages.describe_pretraining([{**history[0], "val_L1": 0.3}], 5)
     assert "resume=False" in stages.describe_pretraining([{"epoch": 1, "L1": 0.2}], 5)
     assert stages.training_seconds(history) == 5.5 and stages.training_seconds([{"epoch": 1}]) is None
+
+
+def test_a_split_without_its_validation_photos_is_refused_naming_the_file(tmp_path):
+    fields = {"source": "s", "reason": "r", "train": [], "digests": {}, "counts": {}}  # no "val"
+    (tmp_path / stages.SPLIT_FILE).write_text(json.dumps(fields))
+    with pytest.raises(ValueError, match=r"split\.json holds .*expected the fields .*'val'.*notebook 01"):
+        stages.load_split(tmp_path)
+
+
+def test_a_split_that_is_not_json_is_refused_naming_the_file(tmp_path):
+    (tmp_path / stages.SPLIT_FILE).write_text('{"source": "s", "train": [')
+    with pytest.raises(ValueError, match=r"split\.json is not valid JSON"):
+        stages.load_split(tmp_path)
