@@ -11,11 +11,13 @@ import resource
 
 from colorlib.images import available_memory
 
-# Measured (peak resident memory, pretraining the cpu recipe on two cores): 1.02 GiB once the
-# libraries and the generator are loaded, 1.30 GiB training at 64 px in batches of 16 and 1.94 GiB
-# at 128 px; that is 1.17 GB plus 3.5 KB per pixel of a batch. Rounded up for what a notebook
-# holds besides (its figures, the validation photos scored every epoch).
-BASE_BYTES = 1.3e9
+# Measured (peak resident memory on two cores, batches of 16): the library alone takes 1.10 GB
+# once the generator is loaded and 1.67 GB pretraining the cpu recipe at 128 px (decoder stopped
+# at a quarter of the side); the full U-Net took 2.08 GB at 128 px and 1.40 GB at 64 px, 3.5 KB
+# per pixel of a batch. Notebook 03 of the cpu report peaked at 3.35 GB with its 10,793 photos
+# (0.53 GB): 2.8 GB besides them, for the copies its plain training step makes, the validation
+# photos it scores and its figures. The base is set so that the estimate covers that run.
+BASE_BYTES = 1.8e9
 BATCH_PIXEL_BYTES = 4e3
 PHOTO_PIXEL_BYTES = 3  # 8-bit L*, a*, b*
 
