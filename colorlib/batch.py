@@ -29,15 +29,21 @@ ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}  # formats a colorized photo keeps its t
 def run_colorize(args):
     """Run the ``colorize`` command; the exit code is 0, 1 if any file failed, 2 for a bad checkpoint, 130 on Ctrl-C."""
     try:
-        generator, spec = load_colorizer(args.checkpoint, chroma_scale=args.chroma_scale)
-        spec = spec.replace(size=args.size) if args.size else spec
+        generator, own_spec = load_colorizer(args.checkpoint, chroma_scale=args.chroma_scale)
+        spec = own_spec.replace(size=args.size) if args.size else own_spec
     except (FileNotFoundError, CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted while loading the generator: no image was written", file=sys.stderr)
         return 130
-    memory = colorize_budget(getattr(args, "max_memory", None))  # measured once the generator is loaded
+    memory = colorize_budget(spec, getattr(args, "max_memory", None))  # measured once the generator is loaded
+    if memory and memory.fixed_bytes > memory.limit:
+        where = "allowed (--max-memory)" if getattr(args, "max_memory", None) else "available"
+        print(f"error: the generator of {args.checkpoint} needs about {memory.fixed_bytes / 1e9:.2f} GB to "
+              f"colorize at a {spec.size} px square, before any photo; {memory.limit / 1e9:.2f} GB is {where}. "
+              f"Give a smaller --size (the checkpoint's own is {own_spec.size}).", file=sys.stderr)
+        return 2
     try:
         written, failed = colorize_files(args.inputs, args.out, generator, spec,
                                          overwrite=getattr(args, "overwrite", False), memory=memory)

@@ -46,6 +46,14 @@ WIDE_PIXELS = 1 << 20
 # Memory colorize needs per pixel of a photo, above the loaded generator: make bench measures it
 # (6000 x 4000 JPEG: about 12 bytes a pixel); the bound keeps room for PNG decoding and alpha.
 BYTES_PER_PIXEL = 40
+# The generator's pass over its square, per pixel of the square (peak resident memory without
+# gradients, 512 to 2048 px): the full EfficientNet-Lite0 U-Net took up to 2.9 KB, ResNet18's
+# 2.2 KB, Lite0 with the decoder stopped at half the side 0.71 KB and at a quarter 0.35 KB. The
+# decoder's share shrinks with the square of the output stride; these bound all four.
+SQUARE_ENCODER_BYTES = 300
+SQUARE_DECODER_BYTES = 3000
+# The a*b* widened to a chunk of columns and the bands' float temporaries, with room.
+WORKING_BYTES = 64e6
 
 
 def read_checkpoint(path, mmap=False):
@@ -198,7 +206,8 @@ def colorize(image, generator, spec, memory=None):
 
     Only the square and its a*b* are held whole; the full-resolution work is done a band of
     rows at a time (:data:`BAND_PIXELS`) in float32, so a photo needs about
-    :data:`BYTES_PER_PIXEL` bytes a pixel, its own 8-bit pixels and the result's included.
+    :data:`BYTES_PER_PIXEL` bytes a pixel, its own 8-bit pixels and the result's included,
+    beside what the square takes (:func:`colorize_memory`).
 
     A transparent photo is composited over white for the generator; the result keeps its
     alpha, and its colours the L* of the photo's own (uncomposited) colours. An animation gives
@@ -229,7 +238,7 @@ def colorize(image, generator, spec, memory=None):
     """
     check_spec(spec)
     if isinstance(image, (str, os.PathLike)) and memory is None:
-        memory = colorize_budget()
+        memory = colorize_budget(spec)
     picture = read_input(image, memory)
     if picture.frames > 1:
         warnings.warn(f"{image}: an animation of {picture.frames} frames: only the first is colorized",
@@ -291,8 +300,25 @@ def resample(values, taps, axis):
     return first + (np.take(values, high, axis=axis) - first) * weight.reshape(shape)
 
 
-def colorize_budget(limit=None):
-    """The memory colorize may use: ``limit`` bytes, else what the machine has free now.
+def square_bytes(spec):
+    """Bytes the generator's pass over its spec.size square takes (no gradients), above its weights."""
+    per_pixel = SQUARE_ENCODER_BYTES + SQUARE_DECODER_BYTES / spec.output_stride**2
+    return per_pixel * spec.size**2
+
+
+def colorize_memory(width, height, spec):
+    """Bytes :func:`colorize` needs for a width x height photo, above the loaded generator.
+
+    Every buffer it allocates: the photo decoded and its result (:data:`BYTES_PER_PIXEL` a pixel),
+    the generator's pass over the square (:func:`square_bytes`) and the widening and band
+    temporaries (:data:`WORKING_BYTES`). A test checks it against the measured peak over shapes
+    from 1 x 2,000,000 to a square larger than the photo.
+    """
+    return colorize_budget(spec, limit=0).need(width, height)
+
+
+def colorize_budget(spec, limit=None):
+    """The memory colorize may use for photos at ``spec``'s square: ``limit`` bytes, else what is free now.
 
     Returns
     -------
@@ -300,7 +326,9 @@ def colorize_budget(limit=None):
         None when the machine does not say (no check then).
     """
     limit = available_memory() if limit is None else limit  # 0 would mean no check at all
-    return None if limit is None else MemoryBudget(int(limit), BYTES_PER_PIXEL, "colorize")
+    if limit is None:
+        return None
+    return MemoryBudget(int(limit), BYTES_PER_PIXEL, "colorize", fixed_bytes=square_bytes(spec) + WORKING_BYTES)
 
 
 def colorize_at_model_size(image, generator, spec):

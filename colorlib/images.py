@@ -199,7 +199,7 @@ def split_alpha(image):
 
 @dataclass(frozen=True)
 class MemoryBudget:
-    """The memory a job may use, and what it needs per pixel of its photo: checked before decoding.
+    """The memory a job may use, and what it needs for a photo: checked before decoding.
 
     Attributes
     ----------
@@ -209,15 +209,22 @@ class MemoryBudget:
         What the job needs per pixel of the photo, as measured (``make bench`` for colorize).
     job : str
         What the memory is for, in the error: "colorize".
+    fixed_bytes : float
+        What the job needs whatever the photo's size (for colorize, the generator's square).
     """
 
     limit: int
     bytes_per_pixel: float
     job: str = "process"
+    fixed_bytes: float = 0
+
+    def need(self, width, height):
+        """Bytes the job needs for a width x height photo."""
+        return self.fixed_bytes + width * height * self.bytes_per_pixel
 
     def check(self, path, width, height):
         """Raise :class:`ImageRejected` (``too_large``) when a width x height photo needs more than the limit."""
-        need = width * height * self.bytes_per_pixel
+        need = self.need(width, height)
         if need > self.limit:
             raise ImageRejected(path, "too_large", f"{width} x {height} pixels, {width * height / 1e6:.1f} megapixels: "
                                 f"about {need / 1e9:.2f} GB to {self.job}, {self.limit / 1e9:.2f} GB allowed")

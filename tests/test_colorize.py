@@ -2,13 +2,15 @@
 
 import os
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from colorlib import batch, stages
+from colorlib import batch, memory, stages
 from colorlib import colorizer as cz
 from colorlib.checkpoints import save_checkpoint
 from colorlib.cli import main
@@ -433,16 +435,60 @@ def test_ctrl_c_says_which_images_were_written(tmp_path, checkpoint, capsys, mon
 def test_a_photo_too_large_for_the_memory_allowed_is_refused_before_decoding(tmp_path, checkpoint, capsys):
     png_header_only(tmp_path / "large.png", 3000, 2000)  # no pixel data: decoding it would say "truncated"
     colour_photo().save(tmp_path / "small.png")
-    budget = cz.colorize_budget(100_000_000)
+    budget = cz.colorize_budget(SPEC, 100_000_000)
     with pytest.raises(ImageRejected, match="needs more memory than allowed") as error:
         cz.colorize(tmp_path / "large.png", None, SPEC, budget)
     assert error.value.reason == "too_large" and str(tmp_path / "large.png") in str(error.value)
-    assert "3000 x 2000 pixels, 6.0 megapixels: about 0.24 GB to colorize, 0.10 GB allowed" in str(error.value)
+    assert "3000 x 2000 pixels, 6.0 megapixels: about 0.32 GB to colorize, 0.10 GB allowed" in str(error.value)
     assert command(tmp_path / "large.png", tmp_path / "small.png", "-o", tmp_path / "out", "--checkpoint",
                    checkpoint, "--max-memory", "100M") == 1
     assert "large.png: needs more memory than allowed" in capsys.readouterr().err
     assert (tmp_path / "out" / "small.png").is_file() and not (tmp_path / "out" / "large.png").exists()
-    assert cz.colorize_budget().limit > 0  # the machine's free memory by default
+    assert cz.colorize_budget(SPEC).limit > 0  # the machine's free memory by default
+
+
+# Run in a fresh process: one that has colorized before reuses memory it holds, and its peak
+# would understate what a photo takes.
+MEASURE_COLORIZE = """
+import sys, numpy as np, torch
+from PIL import Image
+from colorlib import colorizer, memory
+from colorlib.models import GeneratorSpec
+width, height, size, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+torch.manual_seed(0)
+spec = GeneratorSpec(size)
+generator = spec.build().eval()
+rgb = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+Image.fromarray(rgb).save(path)
+colorizer.colorize(rgb[:8, :8], generator, spec)  # the libraries' own buffers, allocated once
+with open("/proc/self/clear_refs", "w") as clear:
+    clear.write("5")  # the peak restarts from what the process holds now
+before = memory.resident_bytes()
+colorizer.colorize(path, generator, spec, colorizer.colorize_budget(spec, 1e12))
+print(memory.peak_resident_bytes() - before)
+"""
+
+
+@pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK), reason="needs Linux's resettable peak memory")
+@pytest.mark.parametrize("width, height, size", [(2_000_000, 1, SIZE), (1, 2_000_000, SIZE), (1414, 1414, SIZE),
+                                                 (128, 96, 512)])
+def test_colorize_stays_within_its_memory_estimate(width, height, size, tmp_path):
+    measured = int(subprocess.run([sys.executable, "-c", MEASURE_COLORIZE, str(width), str(height), str(size),
+                                   str(tmp_path / "photo.png")], capture_output=True, text=True, check=True).stdout)
+    estimate = cz.colorize_memory(width, height, SPEC.replace(size=size))
+    assert measured <= estimate
+    if size > SIZE:  # the square dominates: its estimate bounds it closely
+        assert estimate < 3 * measured
+
+
+def test_a_square_larger_than_the_memory_allowed_is_refused_before_any_photo(tmp_path, checkpoint, capsys):
+    colour_photo().save(tmp_path / "photo.png")
+    assert command(tmp_path / "photo.png", "-o", tmp_path / "out", "--checkpoint", checkpoint,
+                   "--size", "2048", "--max-memory", "200M") == 2
+    err = capsys.readouterr().err
+    assert (f"error: the generator of {checkpoint} needs about 13.91 GB to colorize at a 2048 px square, before any "
+            f"photo; 0.21 GB is allowed (--max-memory). Give a smaller --size (the checkpoint's own is {SIZE}).") in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_transparency_is_kept_in_the_saved_png(tmp_path, checkpoint):
@@ -537,7 +583,7 @@ def test_a_max_memory_below_one_byte_is_refused_not_taken_as_no_limit(memory, tm
     code, err = refused_option(tmp_path, checkpoint, capsys, "--max-memory", memory)
     assert code == 2
     assert f"--max-memory: {memory!r}: expected a memory size of at least 1 byte" in err
-    assert cz.colorize_budget(0).limit == 0  # a limit of 0 checks, and refuses every photo
+    assert cz.colorize_budget(SPEC, 0).limit == 0  # a limit of 0 checks, and refuses every photo
 
 
 @pytest.mark.parametrize("scale", ["1e300", "1e18", "11"])
