@@ -76,8 +76,10 @@ def comparison_rows(config, train_photos, val_photos, weights=None, hardware_tex
     -------
     list of tuple of str
     """
-    size = f"{config.size} px" + (f" (crops of photos held at {config.photo_size} px)"
-                                  if config.photo_size != config.size else "")
+    notes = [f"crops of photos held at {config.photo_size} px"] if config.photo_size != config.size else []
+    if config.output_stride > 1:
+        notes.append(f"colour predicted at {config.size // config.output_stride} px and upsampled")
+    size = f"{config.size} px" + (f" ({'; '.join(notes)})" if notes else "")
     start = WEIGHTS.get(weights, f"ImageNet weights if they can be had ({config.imagenet_weights!r})")
     loss = f"{LOSSES[config.head]}, then " + (
         f"GAN + {config.lambda_cross_entropy:g} x the same classification loss"

@@ -8,7 +8,9 @@ def test_rows_set_the_run_beside_the_capstone():
     assert [row[0] for row in rows] == list(CAPSTONE)
     ours = {aspect: mine for aspect, _, mine in rows}
     assert ours["training photos"] == "1,543"
-    assert ours["image size"] == "64 px (crops of photos held at 128 px)"
+    assert ours["image size"] == "128 px (colour predicted at 32 px and upsampled)"
+    cropped = dict((a, m) for a, _, m in comparison_rows(config.replace(load_size=256), 1543, 195))
+    assert cropped["image size"] == "128 px (crops of photos held at 256 px; colour predicted at 32 px and upsampled)"
     assert ours["epochs (pretraining + GAN)"] == (f"{config.pretrain_epochs} + {config.gan_epochs} "
                                                   f"(the GAN on {config.gan_photos:,} photos)")
     assert ours["encoder and starting weights"] == "EfficientNet-Lite0, ImageNet weights"
