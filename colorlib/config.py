@@ -119,8 +119,9 @@ class Config:
         return dataclasses.asdict(self)
 
     def describe(self):
-        """One ``field = value`` line per field, for the top of a notebook."""
-        return "\n".join(f"{name:<20} = {value!r}" for name, value in self.asdict().items())
+        """One ``field = value`` line per field, for the top of a notebook, and the photo size they make."""
+        fields = [f"{name:<20} = {value!r}" for name, value in self.asdict().items()]
+        return "\n".join(fields + [f"{'photo_size':<20} = {self.photo_size!r}  (not a field: load_size, or size when 0)"])
 
 
 PROFILES = {

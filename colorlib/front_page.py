@@ -348,13 +348,14 @@ def index_page(run, metrics=None, out_dir=None):
     study = ""
     if out_dir is not None and (Path(out_dir) / STUDY_FILE).is_file():
         record = json.loads((Path(out_dir) / STUDY_FILE).read_text())
-        levers = "".join(f"<li>{html.escape(lever['lever'])}</li>" for lever in record["levers"])
+        levers = f'<div class="wide">{markdown_table_html(study_table(record))}</div>'
         curve = (f'<figure><img src="{BUDGET_FIGURE}" alt="The budget curve"><figcaption>The run\'s recipe at '
                  f"{len(record.get('budget', []))} budgets, the largest the run's own pretrained generator"
                  "</figcaption></figure>") if (Path(out_dir) / BUDGET_FIGURE).is_file() else ""
         study = (f'<h2>What makes colour appear (<a href="07_what_makes_colour_appear.html">notebook 07</a>)</h2>'
                  f"<p>Each lever trained from scratch for {record['images']:,} training images and scored beside "
-                 f"grey on the same {record['n_val']} validation photos:</p><ul>{levers}</ul>{curve}"
+                 f"grey on the same {record['n_val']} validation photos (differences from grey with 95% paired "
+                 f"intervals, bold where they exclude zero on the better side):</p>{levers}{curve}"
                  f"{bullets_html(describe_study(record))}")
     env = run["environment"]
     machine = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in env.items())
@@ -396,6 +397,21 @@ library <code>colorlib</code> do it at full size.</p>
 <h3>The machine</h3><div class="wide"><table>{machine}</table></div>
 </body></html>
 """
+
+
+def markdown_table_html(markdown):
+    """A Markdown pipe table (header, rule, rows) as an HTML table, its **bold** kept."""
+    def cells(line):
+        return [html.escape(cell.strip()) for cell in line.strip().strip("|").split("|")]
+
+    def bold(cell):
+        parts = cell.split("**")
+        return "".join(f"<b>{part}</b>" if i % 2 else part for i, part in enumerate(parts))
+
+    header, _, *rows = [line for line in markdown.splitlines() if line.strip()]
+    head = "".join(f"<th>{cell}</th>" for cell in cells(header))
+    body = "".join("<tr>" + "".join(f"<td>{bold(cell)}</td>" for cell in cells(row)) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def bullets_html(markdown):

@@ -63,7 +63,7 @@ def show_lab_channels(lab):
     each axis (:func:`lab_axis_colormap`).
     """
     lab = np.asarray(lab, dtype=np.float64)
-    limit = max(1.0, float(np.percentile(np.abs(lab[..., 1:]), 99.5)))
+    limit = max(1.0, float(np.abs(lab[..., 1:]).max()))  # no pixel clipped: the most colourful one included
     panels = [("L* (lightness)", lab[..., 0], "gray", 0.0, 100.0),
               ("a* (green - red)", lab[..., 1], lab_axis_colormap("a"), -limit, limit),
               ("b* (blue - yellow)", lab[..., 2], lab_axis_colormap("b"), -limit, limit)]
@@ -281,10 +281,11 @@ def show_photos(paths, size=None, ncols=4):
     return show_images(images, [Path(path).name for path in paths], ncols=ncols)
 
 
-def show_ranked(L, fake_ab, real_ab, indices, scores):
+def show_ranked(L, fake_ab, real_ab, indices, scores, label="model"):
     """Chosen validation images: the colorization above the truth, titled with their scores.
 
-    ``scores`` is {"ssim": per-image, "ciede2000": per-image} of the colorization.
+    ``scores`` is {"ssim": per-image, "ciede2000": per-image} of the colorization; ``label``
+    names the colorization's row.
     """
     indices = [int(i) for i in indices]
     if not indices:
@@ -301,7 +302,7 @@ def show_ranked(L, fake_ab, real_ab, indices, scores):
             axes[row, column].imshow(images[column])
             axes[row, column].axis("off")
         axes[0, column].set_title(title, fontsize=9)
-    axes[0, 0].text(-0.1, 0.5, "model", transform=axes[0, 0].transAxes, rotation=90, va="center")
+    axes[0, 0].text(-0.1, 0.5, label, transform=axes[0, 0].transAxes, rotation=90, va="center")
     axes[1, 0].text(-0.1, 0.5, "truth", transform=axes[1, 0].transAxes, rotation=90, va="center")
     fig.tight_layout()
     return fig

@@ -237,9 +237,14 @@ def describe_pretraining(history, n_photos):
     """
     if not history or "val_L1" not in history[-1]:
         return "This history predates validation losses: rerun with `resume=False` to record them."
-    first, last, grey = history[0]["val_L1"], history[-1]["val_L1"], history[-1]["grey_L1"]
+    checks = [check for record in history for check in record.get("checks", ()) if "val_L1" in check]
+    if checks:  # the first check within the first epoch, so that even one epoch says where it started
+        first, start = checks[0]["val_L1"], f"at step {checks[0]['step']:,}"
+    else:
+        first, start = history[0]["val_L1"], "after epoch 1"
+    last, grey = history[-1]["val_L1"], history[-1]["grey_L1"]
     verdict = "below" if last < grey else "not below"
-    return (f"On {n_photos} validation photos the generator's L1 went from {first:.4f} after epoch 1 to "
+    return (f"On {n_photos} validation photos the generator's L1 went from {first:.4f} {start} to "
             f"{last:.4f} after epoch {history[-1]['epoch']}, {verdict} the {grey:.4f} of predicting no colour "
             "(grey). L1 rewards caution: a generator can lower it by painting less colour, so the pictures below, "
             "and notebook 05's colour-aware scores, say more than this number.")

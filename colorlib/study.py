@@ -51,8 +51,8 @@ def default_levers(config):
 
     - the loss: L1 regression, the capstone's, instead of the classification over colour bins
       (or the other way round);
-    - the design: the full U-Net decoding every pixel of a 64 px photo, the course's design before
-      the generator stopped its decoder at a quarter of the side (when the recipe stops early);
+    - the design: the capstone's full U-Net, decoding every pixel, at 64 px with its loss on one
+      pixel in four, which is what the same budget affords it (when the recipe stops its decoder early);
     - the rebalancing: the paper's half-and-half mix (or none, when the recipe uses the paper's).
     The GAN is not a row: notebooks 04 and 05 measure it at the run's full budget.
     """
@@ -63,7 +63,7 @@ def default_levers(config):
     else:
         levers.append(Lever("the recipe with the classification loss", {**own, "head": "classification"}))
     if config.output_stride > 1:
-        levers.append(Lever("the recipe with a full U-Net at 64 px (the earlier design)",
+        levers.append(Lever("the recipe with the full U-Net (64 px, loss on 1 pixel in 4)",
                             {**own, "size": min(64, config.size), "output_stride": 1, "loss_stride": 2}))
     if config.head == "classification":
         other = 0.5 if config.rebalance != 0.5 else 1.0
@@ -259,9 +259,10 @@ def plot_budget_curve(study):
         ax.legend(fontsize=8)
     for ax in axes:
         ax.set_xscale("log")
-        ax.set_xticks(minutes, [f"{m:.1f}" if m < 10 else f"{m:.0f}" for m in minutes])
+        ax.set_xticks(minutes, [(f"{m:.1f}" if m < 10 else f"{m:.0f}") + f"\n{record['images_seen']:,}"
+                                for m, record in zip(minutes, points)])
         ax.minorticks_off()
-        ax.set_xlabel("training minutes (log scale)")
+        ax.set_xlabel("training minutes, and images seen (log scale)")
     fig.suptitle(f"The run's recipe at {len(points)} budgets, {points[0]['images_seen']:,} to "
                  f"{points[-1]['images_seen']:,} training images, on {study['n_val']} validation photos")
     fig.tight_layout()
@@ -305,6 +306,13 @@ def describe_study(study):
     lines.append("- Beating grey on both CIEDE2000 and AuC (95% paired intervals): "
                  + ("; ".join(f"{name} (colourfulness {colour[name]:.1f})" for name in both) if both
                     else "no lever, at this budget") + ".")
+    recipe = colour[RECIPE_ROW]
+    if most != RECIPE_ROW:
+        lines.append(f"- At this budget the run's recipe paints less than **{most}** (colourfulness {recipe:.1f} "
+                     f"against {colour[most]:.1f})" + (
+                         f"; trained on every photo (the budget curve's largest point) it paints "
+                         f"{study['summary'][study['budget'][-1]['lever']]['colourfulness']['mean']:.1f}."
+                         if study.get("budget") else "."))
     minutes = sum(record["train_seconds"] for record in study["levers"]) / 60
     lines.append(f"- Every lever saw {study['images']:,} training images; the levers trained for {minutes:.1f} minutes.")
     if study.get("budget"):

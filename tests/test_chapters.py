@@ -6,6 +6,7 @@ from skimage.color import rgb2lab
 from colorlib.bins import ab_bins, annealed_mean
 from colorlib.chapters.ch01_data import config_changes, source_of, srgb_to_lab_by_hand
 from colorlib.chapters.ch03_pretrain import chroma, pixels_at_lightness, two_colour_logits
+from colorlib.chapters.ch04_gan import gan_in_one_line
 from colorlib.config import get_config
 
 
@@ -39,3 +40,13 @@ def test_pixels_at_a_lightness_are_those_within_its_band():
     lab[0, 1:] = 0.5  # a*b* 55
     ab = pixels_at_lightness(lab, lightness=50.0, width=2.0)
     assert ab.shape == (2, 2) and np.allclose(ab, 55.0)
+
+
+def test_the_gan_is_summed_up_in_one_line_from_its_verdicts():
+    assert gan_in_one_line(-0.2, 42.7, [], ["SSIM"]) == (
+        "**In one line: the GAN paints about as much colour as the pretrained generator (-0.2), "
+        "with a worse verdict against grey on SSIM.**")
+    assert gan_in_one_line(9.4, 42.7, ["AuC"], ["CIEDE2000", "SSIM"]) == (
+        "**In one line: the GAN paints more colour than the pretrained generator (+9.4), with a better verdict "
+        "against grey on AuC, and a worse one on CIEDE2000 and SSIM.**")
+    assert "less colour" in gan_in_one_line(-5.0, 42.7, [], []) and "the same verdicts" in gan_in_one_line(0, 40, [], [])

@@ -85,3 +85,9 @@ def test_a_bad_batch_size_is_refused_before_the_split_is_written(tmp_path):
 def test_every_profile_passes_its_own_checks():
     for profile in PROFILES:
         assert get_config(profile) == PROFILES[profile]
+
+
+def test_a_config_describes_every_field_and_the_photo_size_they_make():
+    lines = get_config("cpu", load_size=256).describe().splitlines()
+    assert len(lines) == len(get_config("cpu").asdict()) + 1 and lines[0].startswith("profile")
+    assert lines[-1] == "photo_size           = 256  (not a field: load_size, or size when 0)"

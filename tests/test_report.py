@@ -236,3 +236,11 @@ def test_the_front_page_leads_with_the_verdict_then_where_to_start(tmp_path):
     assert order == sorted(order)
     assert "<td>3: 2 imagenette, 1 coco</td>" in page  # the training photos by source, from the manifest
     assert '<li><a href="07_what_makes_colour_appear.html">' in page
+
+
+def test_a_markdown_table_becomes_an_html_table_with_its_bold():
+    from colorlib.front_page import markdown_table_html
+
+    table = markdown_table_html("| lever | CIEDE2000 |\n| --- | --- |\n| a & b | 1.0, **-0.5 [-0.8, -0.2]** |\n")
+    assert table == ("<table><tr><th>lever</th><th>CIEDE2000</th></tr>"
+                     "<tr><td>a &amp; b</td><td>1.0, <b>-0.5 [-0.8, -0.2]</b></td></tr></table>")

@@ -112,6 +112,8 @@ def test_pretraining_is_described_from_its_history():
     assert "0.2000 after epoch 1 to 0.1000 after epoch 2, below the 0.1500" in text and "On 5 validation" in text
     assert "not below" in stages.describe_pretraining([{**history[0], "val_L1": 0.3}], 5)
     assert "resume=False" in stages.describe_pretraining([{"epoch": 1, "L1": 0.2}], 5)
+    one_epoch = [{**history[1], "epoch": 1, "checks": [{"step": 40, "val_L1": 0.25}, {"step": 80, "val_L1": 0.12}]}]
+    assert "from 0.2500 at step 40 to 0.1000 after epoch 1" in stages.describe_pretraining(one_epoch, 5)
     assert stages.training_seconds(history) == 5.5 and stages.training_seconds([{"epoch": 1}]) is None
 
 

@@ -59,7 +59,10 @@ def test_describe_study_says_what_the_numbers_favour_and_what_the_budget_bought(
     assert f"most colourful lever is **{RECIPE_ROW}**: colourfulness 30.0, 75%" in text
     assert "CIEDE2000 favours **L1**, not the run's recipe" in text  # the recipe's mean AuC is the highest
     assert "16 times the training images" in text and "from 50% to 80%" in text
-    assert "+1.00 (loses to grey) to -0.30 (beats grey)" in text
+    assert "+1.00 (loses to grey) to -0.30 (beats grey)" in text and "paints less than" not in text
+    study["summary"]["L1"]["colourfulness"]["mean"] = 35.0
+    assert ("the run's recipe paints less than **L1** (colourfulness 30.0 against 35.0); trained on every photo "
+            "(the budget curve's largest point) it paints 32.0.") in describe_study(study)
     fig = plot_budget_curve({**study, "n_val": 5})
     assert [ax.get_xscale() for ax in fig.axes] == ["log"] * 3 and len(fig.axes[1].lines) >= 2
 

@@ -50,9 +50,12 @@ def plot_ab_spread(ab, answers, lightness=50.0):
     """
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
     ax.scatter(ab[:, 0], ab[:, 1], s=3, c=srgb_of_ab(ab, lightness), alpha=0.6, linewidths=0)
-    for (label, point), marker in zip(answers.items(), ("X", "P", "o", "s")):
-        ax.scatter(*point, s=160, marker=marker, c=srgb_of_ab(point, lightness), edgecolors="black",
-                   linewidths=1.5, label=f"{label}: a* {point[0]:.1f}, b* {point[1]:.1f}", zorder=3)
+    # Answers can lie a unit apart: the first is a large ring, the later ones smaller filled marks inside it.
+    for i, (label, point) in enumerate(answers.items()):
+        face = "none" if i == 0 else srgb_of_ab(point, lightness)
+        ax.scatter(*point, s=420 if i == 0 else 90, marker="os^D"[i % 4], facecolors=face, edgecolors="black",
+                   linewidths=2 if i == 0 else 1.2, label=f"{label}: a* {point[0]:.1f}, b* {point[1]:.1f}",
+                   zorder=3 + i)
     ax.axhline(0, color="0.7", linewidth=0.8)
     ax.axvline(0, color="0.7", linewidth=0.8)
     limit = max(40.0, float(np.percentile(np.abs(ab), 99)) + 5)

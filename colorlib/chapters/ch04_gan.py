@@ -192,6 +192,7 @@ def _plot_steps(ax, history, keys, window):
 
 
 VERDICT_WORDS = {"better": "beats grey", "worse": "loses to grey", "unclear": "cannot be told apart from grey"}
+VERDICT_RANK = {"better": 2, "unclear": 1, "worse": 0}
 
 
 def describe_what_gan_adds(summary, photos_colourfulness):
@@ -215,10 +216,27 @@ def describe_what_gan_adds(summary, photos_colourfulness):
     colour = (f"The GAN's generator paints a colourfulness of **{gan['colourfulness']['mean']:.1f}**, against "
               f"{pretrained['colourfulness']['mean']:.1f} for the pretrained generator it started from (the photos' own: "
               f"{photos_colourfulness:.1f}; grey's: 0).")
-    verdicts = []
+    verdicts, better, worse = [], [], []
     for metric, name in (("ciede2000", "CIEDE2000"), ("auc", "AuC"), ("ssim", "the capstone's SSIM")):
-        said = {model: VERDICT_WORDS[verdict_of(metric, summary[model][metric])] for model in ("gan", "pretrained")}
+        verdict = {model: verdict_of(metric, summary[model][metric]) for model in ("gan", "pretrained")}
+        said = {model: VERDICT_WORDS[word] for model, word in verdict.items()}
         verdicts.append(f"on {name} the GAN {said['gan']} ({gan[metric]['difference']:+.3f} "
                         f"[{gan[metric]['difference_low']:+.3f}, {gan[metric]['difference_high']:+.3f}]), "
                         f"the pretrained generator {said['pretrained']} ({pretrained[metric]['difference']:+.3f})")
-    return colour + " Against grey, with 95% paired intervals: " + "; ".join(verdicts) + "."
+        rank = {model: VERDICT_RANK[word] for model, word in verdict.items()}
+        (better if rank["gan"] > rank["pretrained"] else worse if rank["gan"] < rank["pretrained"] else []).append(name)
+    return (colour + " Against grey, with 95% paired intervals: " + "; ".join(verdicts) + ". "
+            + gan_in_one_line(gan["colourfulness"]["mean"] - pretrained["colourfulness"]["mean"],
+                              photos_colourfulness, better, worse))
+
+
+def gan_in_one_line(added_colour, photos_colourfulness, better, worse):
+    """The answer in one sentence: the colour the GAN added, and the scores on which its verdict moved."""
+    if abs(added_colour) < 0.05 * photos_colourfulness:  # within a twentieth of the photos' colour
+        colour = f"about as much colour as the pretrained generator ({added_colour:+.1f})"
+    else:
+        colour = f"{'more' if added_colour > 0 else 'less'} colour than the pretrained generator ({added_colour:+.1f})"
+    moved = ([f"a better verdict against grey on {' and '.join(better)}"] if better else []) + (
+        [f"a worse {'one' if better else 'verdict against grey'} on {' and '.join(worse)}"] if worse else [])
+    return (f"**In one line: the GAN paints {colour}, with "
+            + (", and ".join(moved) if moved else "the same verdicts against grey on every score") + ".**")

@@ -31,7 +31,7 @@ def show_validation_examples(indices, split, config, generators, scores, model, 
         return show_ranked(None, None, None, [], chosen)
     wanted = {name: pair for name, pair in generators.items() if name == model}
     batch = examples([split.val[i] for i in indices], wanted, config.photo_size, train_ab_mean)
-    return show_ranked(batch["L"], batch[model], batch["ab"], range(len(indices)), chosen)
+    return show_ranked(batch["L"], batch[model], batch["ab"], range(len(indices)), chosen, label=model)
 
 
 def show_run_comparison(split, config, run_dir, n=6):
