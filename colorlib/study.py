@@ -306,13 +306,13 @@ def describe_study(study):
     lines.append("- Beating grey on both CIEDE2000 and AuC (95% paired intervals): "
                  + ("; ".join(f"{name} (colourfulness {colour[name]:.1f})" for name in both) if both
                     else "no lever, at this budget") + ".")
-    recipe = colour[RECIPE_ROW]
     if most != RECIPE_ROW:
-        lines.append(f"- At this budget the run's recipe paints less than **{most}** (colourfulness {recipe:.1f} "
-                     f"against {colour[most]:.1f})" + (
-                         f"; trained on every photo (the budget curve's largest point) it paints "
-                         f"{study['summary'][study['budget'][-1]['lever']]['colourfulness']['mean']:.1f}."
-                         if study.get("budget") else "."))
+        line = (f"- At this budget the run's recipe paints less than **{most}** (colourfulness "
+                f"{colour[RECIPE_ROW]:.1f} against {colour[most]:.1f})")
+        if study.get("budget"):
+            largest = study["summary"][study["budget"][-1]["lever"]]["colourfulness"]["mean"]
+            line += f"; trained on every photo (the budget curve's largest point) it paints {largest:.1f}"
+        lines.append(line + ".")
     minutes = sum(record["train_seconds"] for record in study["levers"]) / 60
     lines.append(f"- Every lever saw {study['images']:,} training images; the levers trained for {minutes:.1f} minutes.")
     if study.get("budget"):
