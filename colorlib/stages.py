@@ -98,7 +98,7 @@ def new_generator(config, verbose=True):
     """A freshly initialised generator, seeded by the config; returns (generator, weights used)."""
     seed_everything(config.seed)
     return build_generator(config.size, config.imagenet_weights, verbose, config.encoder, config.head,
-                           config.temperature, output_stride=config.output_stride)
+                           config.temperature, output_stride=config.output_stride, decoder=config.decoder)
 
 
 @holds_run_folder
