@@ -184,12 +184,13 @@ def forget_paths(notebook):
     nbformat.write(executed, notebook)
 
 
-def write_html(notebook, page):
-    """Render an executed notebook as a standalone HTML page."""
+def write_html(notebook, page, pages=NOTEBOOKS):
+    """Render an executed notebook as a standalone HTML page, offline and linked (:func:`colorlib.pages.notebook_page`)."""
     import nbformat
-    from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    from colorlib.pages import notebook_page
+
+    body = notebook_page(nbformat.read(notebook, as_version=4), pages)
     Path(page).write_text(body)
 
 
