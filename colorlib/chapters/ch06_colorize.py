@@ -128,14 +128,36 @@ def crop_slices(shape, box):
     return rows, slice(round(left * width), round(right * width))
 
 
+def colour_side(spec):
+    """The side, in pixels, of the grid a generator predicts its a*b* on: its size over its output stride."""
+    return spec.size // spec.output_stride
+
+
+def describe_resolution(path, spec):
+    """What each panel of :func:`show_resolution_comparison` holds, computed from the generator's spec, in Markdown."""
+    height, width = read_photo(path).shape[:2]
+    side = colour_side(spec)
+    grid = (f"its colour predicted on a {side} x {side} grid, as its decoder stops at 1/{spec.output_stride} of the "
+            "side, and upsampled onto the square's L\\*" if spec.output_stride > 1 else
+            f"its colour predicted at {side} x {side} too")
+    return (f"A crop of the first photo ({width} x {height} px): the photo itself; the generator's output as it "
+            f"comes, a {spec.size} x {spec.size} square ({grid}), resized to the photo; and the full-resolution "
+            f"recipe, the same colours laid on the photo's own L\\*. The colours are the same in both "
+            f"colorizations: {side} values a side for the whole photo, one for each block of about "
+            f"{width / side:.0f} x {height / side:.0f} pixels. The resized square's lightness has lost every "
+            f"detail finer than 1/{spec.size} of the photo's side (about {width / spec.size:.0f} pixels across "
+            "here), while the full-resolution result keeps all of it.")
+
+
 def show_resolution_comparison(path, generator, spec, box):
     """A crop of the photo, of the model-size output resized up, and of the full-resolution result."""
     photo = read_photo(path)
     crop = crop_slices(photo.shape, box)
     images = [photo, np.asarray(colorize_at_model_size(photo, generator, spec)),
               np.asarray(colorize(photo, generator, spec))]
-    titles = ["photo", f"colorized at {spec.size} px, resized up",
-              f"colour at {spec.size} px, L* at {photo.shape[1]} x {photo.shape[0]}"]
+    side = colour_side(spec)
+    titles = ["photo", f"the {spec.size} px square (colour {side} px), resized up",
+              f"colour at {side} px, L* at {photo.shape[1]} x {photo.shape[0]}"]
     return show_images([image[crop] for image in images], titles, ncols=3, size=3.5)
 
 
