@@ -16,7 +16,7 @@ from colorlib.chapters.ch01_data import source_of
 from colorlib.chapters.ch05_scores import describe_shipped
 from colorlib.metrics import verdict_of
 from colorlib.shipping import BASELINE, photos_colourfulness
-from colorlib.study import BUDGET_FIGURE, STUDY_FILE, describe_study, study_table
+from colorlib.study import BUDGET_FIGURE, STUDY_FILE, study_table
 
 # What each notebook teaches, one line each, for the front page's "start here" list.
 LESSONS = {
@@ -41,6 +41,9 @@ COLOUR_METRICS = ("ciede2000", "auc")  # where colour is measured: a generator m
 
 
 VERSUS_GREY = {"better": "wins", "worse": "loses", "unclear": "ties"}  # a paired interval's verdict
+
+
+GAN_FIGURE = "gray_fake_real.png"  # notebook 04: grey, the pretrained generator, the GAN, the truth
 
 
 RESULTS_MARKERS = ("<!-- results: written by make all -->", "<!-- end of results -->")
@@ -71,7 +74,8 @@ def update_readme(readme, out_dir, run, metrics):
     for figure, caption in FIGURES:
         if (out_dir / figure).is_file():
             section += [f"![{caption}]({folder}/{figure})", ""]
-    section += [f"The whole report: [{folder}/README.md]({folder}/README.md), with every notebook executed.", "", end]
+    section += [f"The whole report: [{folder}/README.md]({folder}/README.md), with every notebook executed; as web "
+                f"pages, [{folder}/index.html]({folder}/index.html).", "", end]
     before, rest = text.split(start, 1)
     readme.write_text(before + "\n".join(section) + rest.split(end, 1)[1])
 
@@ -145,11 +149,25 @@ def headline_rows(metrics):
 
 
 def headline_html(metrics):
-    """The headline table as an HTML table."""
+    """The headline table as an HTML table (cards on a narrow screen: :func:`cards_table`)."""
     header, rows = headline_cells(metrics)
-    def html_row(cells, tag):
-        return "<tr>" + "".join(f"<{tag}>{cell.replace('**', '')}</{tag}>" for cell in cells) + "</tr>"
-    return "<table>" + html_row(header, "th") + "".join(html_row(cells, "td") for cells in rows) + "</table>"
+    return cards_table(header, [[cell.replace("**", "") for cell in cells] for cells in rows])
+
+
+def cards_table(header, rows):
+    """An HTML table whose cells carry their column's name, so that a narrow screen shows each row as a card.
+
+    The cells are HTML already; the header is plain text. The front page's style lays a
+    ``table.cards`` out as a card per row below 40em, each value under its column's name, so
+    that no column is hidden off the side of a phone.
+    """
+    def label(name):
+        return html.escape(html.unescape(name), quote=True)
+
+    head = "<tr>" + "".join(f"<th>{html.escape(html.unescape(name), quote=False)}</th>" for name in header) + "</tr>"
+    body = "".join("<tr>" + "".join(f'<td data-label="{label(name)}">{cell}</td>' for name, cell in zip(header, cells))
+                   + "</tr>" for cells in rows)
+    return f'<table class="cards">{head}{body}</table>'
 
 
 def summary_page(run, metrics, out_dir):
@@ -183,7 +201,7 @@ def summary_page(run, metrics, out_dir):
                   study_table(study, "budget"), ""]
         if (Path(out_dir) / BUDGET_FIGURE).is_file():
             lines += [f"![The budget curve]({BUDGET_FIGURE})", ""]
-        lines += [describe_study(study), ""]
+        lines += ["What the study supports, and what it does not: [notebook 07](07_what_makes_colour_appear.ipynb).", ""]
     if run["data"]:
         data = run["data"]
         excluded = ", ".join(f"{n} {reason}" for reason, n in data["excluded"].items()) or "none"
@@ -196,7 +214,7 @@ def summary_page(run, metrics, out_dir):
                   "[data_manifest.csv](data_manifest.csv).", ""]
     lines += ["## Notebooks and wall time", "", "| notebook | wall time |", "| --- | --- |"]
     lines += [f"| [{name}]({name}.ipynb) | {seconds / 60:.1f} min |" for name, seconds in run["wall_time_s"].items()]
-    lines += ["", "Environment and parameters: [run.json](run.json). The same run as web pages: `index.html`.", ""]
+    lines += ["", "Environment and parameters: [run.json](run.json). The same run as web pages: [index.html](index.html).", ""]
     return "\n".join(lines)
 
 
@@ -330,9 +348,9 @@ def index_page(run, metrics=None, out_dir=None):
     figures = {figure: caption for figure, caption in FIGURES
                if out_dir is not None and (Path(out_dir) / figure).is_file()}
 
-    def figure_html(figure):
+    def figure_html(figure, kind="figure"):
         caption = html.escape(figures[figure])
-        return f'<figure><img src="{figure}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
+        return f'<figure class="{kind}"><img src="{figure}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
 
     verdict = results = ""
     if metrics:
@@ -343,12 +361,15 @@ def index_page(run, metrics=None, out_dir=None):
                    f"all). {html.escape(colour_verdict(metrics))}"
                    + (f" {html.escape(describe_shipped(metrics).replace('**', ''))}" if shipped else "")
                    + f'</p><div class="wide">{headline_html(metrics)}</div>'
-                   '<p>Details: <a href="05_ssim_analysis.html">05 · SSIM analysis</a>.</p>')
+                   '<p>Details: <a href="05_ssim_analysis.html">05 · SSIM analysis</a>.'
+                   + (' The GAN beside the pretrained generator it started from, on the first validation photos: '
+                      f'<a href="{GAN_FIGURE}">{GAN_FIGURE}</a> (<a href="04_train_gan.html">04 · Training the GAN</a>).'
+                      if out_dir is not None and (Path(out_dir) / GAN_FIGURE).is_file() else "") + "</p>")
     first, *others = list(figures) or [None]
     study = ""
     if out_dir is not None and (Path(out_dir) / STUDY_FILE).is_file():
         record = json.loads((Path(out_dir) / STUDY_FILE).read_text())
-        levers = f'<div class="wide">{markdown_table_html(study_table(record))}</div>'
+        levers = markdown_table_html(study_table(record))
         curve = (f'<figure><img src="{BUDGET_FIGURE}" alt="The budget curve"><figcaption>The run\'s recipe at '
                  f"{len(record.get('budget', []))} budgets, the largest the run's own pretrained generator"
                  "</figcaption></figure>") if (Path(out_dir) / BUDGET_FIGURE).is_file() else ""
@@ -356,9 +377,8 @@ def index_page(run, metrics=None, out_dir=None):
                  f"<p>Each lever trained from scratch for {record['images']:,} training images and scored beside "
                  f"grey on the same {record['n_val']} validation photos (differences from grey with 95% paired "
                  f"intervals, bold where they exclude zero on the better side):</p>{levers}{curve}"
-                 f"{bullets_html(describe_study(record))}")
-    env = run["environment"]
-    machine = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in env.items())
+                 '<p>What the study supports, and what it does not: <a href="07_what_makes_colour_appear.html">'
+                 "07 · What makes colour appear</a>.</p>")
     times = "".join(f"<tr><td>{html.escape(name)}</td><td>{seconds / 60:.1f} min</td></tr>"
                     for name, seconds in run["wall_time_s"].items())
     return f"""<!DOCTYPE html>
@@ -366,10 +386,17 @@ def index_page(run, metrics=None, out_dir=None):
 <title>Automatic image colorization: a reproducible course</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;line-height:1.45}}
 td,th{{padding:.25em .8em;vertical-align:top;text-align:left}}table{{border-collapse:collapse}}
-tr:nth-child(even){{background:#f4f4f4}}img{{max-width:100%;height:auto}}figure img{{max-width:min(100%,44em)}}figure{{margin:1.5em 0}}
-figcaption{{font-style:italic;color:#444}}.wide{{overflow-x:auto}}
+tr:nth-child(even){{background:#f4f4f4}}img{{max-width:100%;height:auto}}figure{{margin:1.5em 0}}
+figcaption{{font-style:italic;color:#444}}.wide{{overflow-x:auto}}code{{overflow-wrap:anywhere}}
+.hero{{width:min(100vw - 2em, 1500px);margin-left:calc(50% - min(50vw - 1em, 750px))}}.hero img{{width:100%}}
 .verdict{{font-size:1.15em;border-left:4px solid #c60;padding:.2em 0 .2em .8em}}
-ol li{{margin:.35em 0}}</style>
+ol li{{margin:.35em 0}}
+@media (max-width:40em){{body{{margin:1em auto;padding:0 .6em}}
+figure{{width:100vw;margin-left:calc(50% - 50vw)}}figure img{{width:100%}}figcaption{{padding:0 .6em}}
+table.cards,table.cards tbody,table.cards tr,table.cards td{{display:block}}table.cards tr:first-child{{display:none}}
+table.cards tr{{margin:0 0 .8em;border:1px solid #ddd;background:none}}table.cards td:first-child{{font-weight:bold}}
+table.cards td[data-label]:not(:first-child)::before{{content:attr(data-label);display:block;font-size:.85em;color:#555}}}}
+</style>
 </head><body>
 <h1>Automatic image colorization: a reproducible course</h1>
 <p>Give a network the lightness of a photo and let it paint in the colours. This course builds, step by step,
@@ -377,7 +404,7 @@ a colorizer from a published capstone: the Lab colour space (predict a*b* from L
 pretrained on its own, then a pix2pix conditional GAN, every model scored beside the baseline that
 paints no colour at all (grey).</p>
 {verdict}
-{figure_html(first) if first else ""}
+{figure_html(first, "hero") if first else ""}
 <h2>Start here</h2>
 <p>Read the notebooks in order; each builds its key idea in a few cells on real photos, then lets the
 library <code>colorlib</code> do it at full size.</p>
@@ -394,7 +421,8 @@ library <code>colorlib</code> do it at full size.</p>
 <p>Every number and figure above was computed by the run that wrote this page:
 <code>{html.escape(run["make_line"])}</code>, {html.escape(written_in(run, out_dir))}.</p>
 <div class="wide"><table><tr><th>notebook</th><th>wall time</th></tr>{times}</table></div>
-<h3>The machine</h3><div class="wide"><table>{machine}</table></div>
+<p>The machine, the software versions and every parameter: <a href="run.json">run.json</a>, and
+<a href="01_data_and_lab.html">notebook 01</a>.</p>
 </body></html>
 """
 
@@ -409,12 +437,4 @@ def markdown_table_html(markdown):
         return "".join(f"<b>{part}</b>" if i % 2 else part for i, part in enumerate(parts))
 
     header, _, *rows = [line for line in markdown.splitlines() if line.strip()]
-    head = "".join(f"<th>{cell}</th>" for cell in cells(header))
-    body = "".join("<tr>" + "".join(f"<td>{bold(cell)}</td>" for cell in cells(row)) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def bullets_html(markdown):
-    """A Markdown list of "- " lines, bold marks dropped, as an HTML list."""
-    items = [line.removeprefix("- ").replace("**", "") for line in markdown.splitlines() if line.strip()]
-    return "<ul>" + "".join(f"<li>{html.escape(item)}</li>" for item in items) + "</ul>"
+    return cards_table(cells(header), [[bold(cell) for cell in cells(row)] for row in rows])

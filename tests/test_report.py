@@ -232,8 +232,11 @@ def test_the_front_page_leads_with_the_verdict_then_where_to_start(tmp_path):
     page = index_page(run, metrics, out_dir=tmp_path)
     order = [page.index(mark) for mark in ('class="verdict"', '<img src="comparison.png"', "<h2>Start here</h2>",
                                            "<h2>Validation results", "<h2>This run and the capstone</h2>",
-                                           "<h3>The machine</h3>")]
+                                           "<h2>How this page was made</h2>")]
     assert order == sorted(order)
+    assert '<figure class="hero"><img src="comparison.png"' in page  # one figure the page's full width
+    assert "cpu_count" not in page and 'href="run.json"' in page  # the machine is run.json's and 01's
+    assert '<td data-label="auc (higher is better)">' in page  # a card per model on a narrow screen
     assert "<td>3: 2 imagenette, 1 coco</td>" in page  # the training photos by source, from the manifest
     assert '<li><a href="07_what_makes_colour_appear.html">' in page
 
@@ -242,5 +245,6 @@ def test_a_markdown_table_becomes_an_html_table_with_its_bold():
     from colorlib.front_page import markdown_table_html
 
     table = markdown_table_html("| lever | CIEDE2000 |\n| --- | --- |\n| a & b | 1.0, **-0.5 [-0.8, -0.2]** |\n")
-    assert table == ("<table><tr><th>lever</th><th>CIEDE2000</th></tr>"
-                     "<tr><td>a &amp; b</td><td>1.0, <b>-0.5 [-0.8, -0.2]</b></td></tr></table>")
+    assert table == ('<table class="cards"><tr><th>lever</th><th>CIEDE2000</th></tr>'
+                     '<tr><td data-label="lever">a &amp; b</td>'
+                     '<td data-label="CIEDE2000">1.0, <b>-0.5 [-0.8, -0.2]</b></td></tr></table>')
