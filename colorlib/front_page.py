@@ -388,11 +388,13 @@ def index_page(run, metrics=None, out_dir=None):
 td,th{{padding:.25em .8em;vertical-align:top;text-align:left}}table{{border-collapse:collapse}}
 tr:nth-child(even){{background:#f4f4f4}}img{{max-width:100%;height:auto}}figure{{margin:1.5em 0}}
 figcaption{{font-style:italic;color:#444}}.wide{{overflow-x:auto}}code{{overflow-wrap:anywhere}}
-.hero{{width:min(100vw - 2em, 1500px);margin-left:calc(50% - min(50vw - 1em, 750px))}}.hero img{{width:100%}}
+.hero{{width:min(100vw - 2em, 1500px);margin-left:calc(50% - min(50vw - 1em, 750px))}}
+.hero img{{display:block;margin:auto;max-height:95vh}}.hero figcaption{{max-width:58em;margin:.3em auto}}
 .verdict{{font-size:1.15em;border-left:4px solid #c60;padding:.2em 0 .2em .8em}}
 ol li{{margin:.35em 0}}
 @media (max-width:40em){{body{{margin:1em auto;padding:0 .6em}}
-figure{{width:100vw;margin-left:calc(50% - 50vw)}}figure img{{width:100%}}figcaption{{padding:0 .6em}}
+figure,.hero{{width:calc(100% + 1.2em);margin-left:-.6em}}figure img{{width:100%;object-fit:contain}}
+figcaption{{padding:0 .6em}}
 table.cards,table.cards tbody,table.cards tr,table.cards td{{display:block}}table.cards tr:first-child{{display:none}}
 table.cards tr{{margin:0 0 .8em;border:1px solid #ddd;background:none}}table.cards td:first-child{{font-weight:bold}}
 table.cards td[data-label]:not(:first-child)::before{{content:attr(data-label);display:block;font-size:.85em;color:#555}}}}
@@ -421,8 +423,7 @@ library <code>colorlib</code> do it at full size.</p>
 <p>Every number and figure above was computed by the run that wrote this page:
 <code>{html.escape(run["make_line"])}</code>, {html.escape(written_in(run, out_dir))}.</p>
 <div class="wide"><table><tr><th>notebook</th><th>wall time</th></tr>{times}</table></div>
-<p>The machine, the software versions and every parameter: <a href="run.json">run.json</a>, and
-<a href="01_data_and_lab.html">notebook 01</a>.</p>
+<p>The machine, the software versions and every parameter: <a href="run.json">run.json</a>.</p>
 </body></html>
 """
 
