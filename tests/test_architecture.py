@@ -17,7 +17,7 @@ LAYERS = [
     ("training", {"trainers", "train"}),
     ("evaluation", {"evaluation", "shipping", "evaluate_checkpoint"}),
     ("inference", {"colorizer", "batch"}),
-    ("course", {"memory", "splits", "stages", "capstone", "study", "plots", "front_page", "report", "bench", "cli",
+    ("course", {"memory", "splits", "stages", "capstone", "study", "plots", "front_page", "pages", "report", "bench", "cli",
                 "__init__", "__main__", "chapters", "chapters.__init__", "chapters.ch01_data",
                 "chapters.ch03_pretrain", "chapters.ch04_gan", "chapters.ch05_scores", "chapters.ch06_colorize"}),
 ]
