@@ -77,8 +77,9 @@ def check_run_memory(n_train, n_val, config, limit=None, log=print):
     need = run_memory(n_photos, config)
     where = f"allowed (max_memory={config.max_memory:g})" if config.max_memory else "available on this machine now"
     if need <= limit:
+        # What the machine has free is left out: it differs from machine to machine, and says nothing of the run.
         log(f"memory: about {need / 1e9:.1f} GB needed for {n_photos:,} photos at {config.photo_size} px, "
-            f"{limit / 1e9:.1f} GB {where}")
+            f"within what is {where}")
         return
     raise NotEnoughMemory(
         f"this run needs about {need / 1e9:.1f} GB ({n_photos:,} photos at {config.photo_size} px take "
