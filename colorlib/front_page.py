@@ -20,8 +20,9 @@ from colorlib.study import BUDGET_FIGURE, STUDY_FILE, study_table
 
 # What each notebook teaches, one line each, for the front page's "start here" list.
 LESSONS = {
-    "01_data_and_lab": "where the photos come from, source by source; the train / validation split done right; one "
-                       "pixel converted to Lab by hand, and the L*, a*, b* channels",
+    "01_data_and_lab": "where the photos come from, source by source, and how far the training photos' colours are "
+                       "from the validation photos'; the train / validation split done right; one pixel converted "
+                       "to Lab by hand, and the L*, a*, b* channels",
     "02_preprocessing": "contrast stretching and equalisation, and what each does to L*",
     "03_pretrain_generator": "why L1 and MSE grey the colours, the a*b* bins with their prior and the annealed mean, "
                              "one training step written plainly, then the U-Net pretrained",

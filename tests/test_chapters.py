@@ -4,16 +4,25 @@ import torch
 from skimage.color import rgb2lab
 
 from colorlib.bins import ab_bins, annealed_mean
-from colorlib.chapters.ch01_data import config_changes, source_of, srgb_to_lab_by_hand
+from colorlib.chapters.ch01_data import colourfulness_by_source, config_changes, source_of, sources_markdown
 from colorlib.chapters.ch03_pretrain import chroma, pixels_at_lightness, two_colour_logits
 from colorlib.chapters.ch04_gan import gan_in_one_line
 from colorlib.config import get_config
 
 
-def test_one_pixel_by_hand_is_what_rgb2lab_gives():
-    for rgb in np.random.default_rng(0).integers(0, 256, size=(50, 3)).tolist() + [[0, 0, 0], [255, 255, 255]]:
-        expected = rgb2lab(np.array([[rgb]], dtype=np.uint8))[0, 0]
-        assert np.allclose(srgb_to_lab_by_hand(rgb)["L*a*b*"], expected, atol=1e-6)
+def test_the_sources_table_and_colour_by_source_count_each_side_of_the_split():
+    from colorlib.splits import Split
+
+    split = Split("folder", "given", ["/d/coco/a.jpg", "/d/imagenette/n1/b.jpg", "/d/imagenette/n1/c.jpg"],
+                  ["/d/coco/v.jpg"], {}, {})
+    table = sources_markdown(split).splitlines()
+    assert table[2].startswith("| `imagenette` | fastai's Imagenette: ten") and table[2].endswith("| 2 | 0 |")
+    assert "tench, English springer, cassette player" in table[2] and "URLs.IMAGENETTE_160" in table[2]
+    assert table[3].startswith("| `coco` |") and table[3].endswith("| 1 | 1 |")
+    lines = colourfulness_by_source(split, np.array([10.0, 30.0, 50.0, 20.0])).splitlines()
+    assert [line.split()[:2] for line in lines[1:]] == [["imagenette", "(training)"], ["coco", "(training)"],
+                                                         ["coco", "(validation)"]]
+    assert lines[1].split()[2:] == ["2", "40.0", "40.0"]
 
 
 def test_a_photo_s_source_is_its_first_folder_and_the_config_prints_its_changes():

@@ -1,16 +1,15 @@
-"""Notebook 01, the data: where the photos come from, the config, one pixel's Lab, and the photos that show the Lab channels and the squashing best."""
+"""Notebook 01, the data: where the photos come from, how their colours differ by source, the config, and the photos that show the Lab channels and the squashing best."""
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
-from skimage.color.colorconv import xyz_from_rgb
 
 from colorlib.config import PROFILES
 from colorlib.dataset import load_rgb
-from colorlib.lab import WHITE
 from colorlib.metrics import colourfulness
 from colorlib.sources import relative_names
+from colorlib.tables import text_table
 
 
 def most_colourful(paths, size=128):
@@ -155,27 +154,107 @@ def config_changes(config, profile):
     return head + (", with these fields changed:\n" + "\n".join(changed) if changed else ", unchanged")
 
 
-def srgb_to_lab_by_hand(rgb8):
-    """One 8-bit sRGB colour to L*a*b*, each step of the conversion spelt out.
+# What each source the course knows is, how it was gathered and how a reader elsewhere gets it.
+# Keyed by the folder a photo's run-relative name starts with (the data manifest's first folder).
+SOURCES = {
+    "coco": ("MS COCO 2017 photos: the offline stand-in for fastai's COCO sample", 799,
+             "drawn from COCO's train2017 (516) and val2017 (283); 308 are 947 x 710 copies made by a third party, "
+             "the others COCO's own files (longer side 640)",
+             "fastai's `untar_data(URLs.COCO_SAMPLE)` (21,837 COCO photos), or each file of data_manifest.csv by its "
+             "COCO id from cocodataset.org"),
+    "coco-extra": ("more MS COCO 2017 photos, none of them in coco (by id and sha256); training only", 183,
+                   "39 COCO files as published, 144 third-party 947 x 710 copies",
+                   "each file of data_manifest.csv by its COCO id from cocodataset.org"),
+    "imagenet-det": ("ImageNet photos of the 200 categories of its object detection challenge (people, food, "
+                     "animals, vehicles, furniture: COCO's kind of scene); training only", 944,
+                     "about five a category, shorter side resized to 256 px; nearly colourless and small ones left out",
+                     "ImageNet (image-net.org, under its terms), by the WordNet id and photo id in each file name"),
+    "imagenet-sample": ("one ImageNet (ILSVRC-2012) photo for each of its 1,000 classes; training only", 1000,
+                        "longer side resized to 400 px", "ImageNet (image-net.org, under its terms), by file name"),
+    "imagenette": ("fastai's Imagenette: ten easily told ImageNet classes (tench, English springer, cassette player, "
+                   "chain saw, church, French horn, garbage truck, gas pump, golf ball, parachute); training only",
+                   9469, "the set's training side, stored at 160 x 160 px (fastai's smallest Imagenette size)",
+                   "fastai's `untar_data(URLs.IMAGENETTE_160)`"),
+}
+SOURCES["coco_sample"] = (
+    "fastai's COCO sample, the capstone's source", 21837, "fastai's sample of MS COCO 2017 training photos",
+    "fastai's `untar_data(URLs.COCO_SAMPLE)`, then `train_sample/`")
+# The photos that ship inside installed packages (the `samples` source: always offline).
+SOURCES.update({
+    "skimage": ("scikit-image's sample photos (astronaut, chelsea, coffee, rocket, motorcycle_left)", 5,
+                "installed with scikit-image", "`skimage.data`, with `pip install scikit-image`"),
+    "sklearn": ("scikit-learn's sample photos (china, flower)", 2, "installed with scikit-learn",
+                "`sklearn.datasets.load_sample_images()`, with `pip install scikit-learn`"),
+    "matplotlib": ("matplotlib's sample photo of Grace Hopper", 1, "installed with matplotlib",
+                   "`matplotlib.cbook.get_sample_data('grace_hopper.jpg')`"),
+})
 
-    The steps: scale to [0, 1]; undo the sRGB gamma (screens store light non-linearly); mix
-    the linear light into CIE XYZ with sRGB's matrix; divide by the D65 white's XYZ; take the
-    cube root (with a linear piece near black) that makes equal steps look roughly equal;
-    combine into lightness and two opponent colour axes.
+
+ALIASES = {"train_sample": "coco_sample"}  # fastai's COCO sample keeps its photos in train_sample/
+
+
+def pool_sources(split):
+    """The source of every photo of ``split.train + split.val``, in that order (:func:`source_of`)."""
+    names = relative_names(split.train + split.val)
+    return [ALIASES.get(source, source) for source in (source_of(name, split.source) for name in names)]
+
+
+def sources_markdown(split):
+    """A Markdown table of every source the course knows and any other this run read: what each is, how it was
+    gathered, how to get it, and how many photos the run took from it.
+
+    The sources the run read come first, the largest on the training side first; the counts of
+    the run (training and validation photos) are computed from the split, the rest is what the
+    source's own README says of it. Every file the run used is named, with its sha256, in the
+    run's ``data_manifest.csv`` (copied into the report).
+    """
+    sources = pool_sources(split)
+    n_train = len(split.train)
+    used = {}
+    for i, source in enumerate(sources):
+        used.setdefault(source, [0, 0])[i >= n_train] += 1
+    lines = ["| source | what it is | photos in it | how it was gathered | how to get it elsewhere | "
+             "this run: training | this run: validation |", "|" + " --- |" * 7]
+    read = sorted(used, key=lambda source: (-used[source][0], -used[source][1]))
+    for source in read + [source for source in SOURCES if source not in used]:
+        train, val = used.get(source, (0, 0))
+        what, count, gathered, elsewhere = SOURCES.get(source, ("a folder of photos", None, "", ""))
+        lines.append(f"| `{source}` | {what} | {'' if count is None else f'{count:,}'} | {gathered} | {elsewhere} | "
+                     f"{train:,} | {val:,} |")
+    return "\n".join(lines)
+
+
+def colourfulness_by_source(split, scores):
+    """Each source's photos, training and validation apart: how many, and their mean and median colourfulness.
 
     Parameters
     ----------
-    rgb8 : sequence of 3 int
+    split : Split
+    scores : ndarray
+        Each photo's colourfulness, in the order of ``split.train + split.val`` (:func:`most_colourful`).
 
     Returns
     -------
-    dict of str to ndarray
-        Each step's value, the last (``"L*a*b*"``) the result.
+    str
+        A plain-text table, a row per source and side ("coco (training)"), the validation rows last.
     """
-    rgb = np.asarray(rgb8, dtype=np.float64) / 255.0
-    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    xyz = xyz_from_rgb @ linear
-    relative = xyz / WHITE
-    f = np.where(relative > (6 / 29) ** 3, np.cbrt(relative), relative / (3 * (6 / 29) ** 2) + 4 / 29)
-    lab = np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
-    return {"sRGB / 255": rgb, "linear RGB": linear, "XYZ": xyz, "XYZ / white": relative, "f": f, "L*a*b*": lab}
+    n_train = len(split.train)
+    groups = {}
+    for i, source in enumerate(pool_sources(split)):
+        groups.setdefault((i >= n_train, source), []).append(scores[i])
+    rows = {}
+    for (is_val, source), values in sorted(groups.items(), key=lambda item: (item[0][0], -len(item[1]))):
+        rows[f"{source} ({'validation' if is_val else 'training'})"] = {
+            "photos": f"{len(values):,}", "mean colourfulness": f"{np.mean(values):.1f}",
+            "median": f"{np.median(values):.1f}"}
+    return text_table(rows)
+
+
+def describe_colour_gap(split, scores):
+    """One sentence, computed: the training photos' mean colourfulness against the validation photos'."""
+    n_train = len(split.train)
+    train, val = float(np.mean(scores[:n_train])), float(np.mean(scores[n_train:]))
+    return (f"The {n_train:,} training photos score {train:.1f} on average, the {len(split.val):,} validation photos "
+            f"{val:.1f}: the photos it learns from are {abs(train - val) / val:.0%} "
+            f"{'more' if train > val else 'less'} colourful than those it is scored on, and what a generator learns "
+            "to paint is its training photos' colour.")
