@@ -211,6 +211,47 @@ def quality_check(batches, val, size, tolerance=0.05):
             "passed": abs(fast_l1 - plain_l1) <= tolerance * plain_l1}
 
 
+def bench_decoders(size=128, batch_size=16, steps=4, seed=0):
+    """FLOPs a photo and training images a second of the two decoders on the cpu recipe's generator.
+
+    The cpu recipe's generator (EfficientNet-Lite0, classification over bins, colour at a quarter
+    of the side, encoder batch norms frozen) with fastai's DynamicUnet decoder, then with the lean
+    head of :mod:`colorlib.heads`, timed one after the other on the same random batch.
+
+    Returns
+    -------
+    dict
+        Per decoder: ``parameters``, ``forward_gflop_per_photo`` (counted by
+        ``torch.utils.flop_counter``) and ``pretrain_images_per_s``; and ``lean_speedup``, the
+        ratio of the two speeds measured side by side.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from colorlib.models import encoder_of
+
+    results = {}
+    for decoder in ("unet", "lean"):
+        seed_everything(seed)
+        spec = GeneratorSpec(size, "efficientnet_lite0", "classification", freeze_encoder_bn=True, output_stride=4,
+                             decoder=decoder)
+        generator = spec.build().to(memory_format=torch.channels_last)
+        L = torch.randn(batch_size, 1, size, size).contiguous(memory_format=torch.channels_last)
+        ab = torch.rand(batch_size, 2, size, size) * 0.4 - 0.2
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            generator.eval()(L[:1])
+        generator.train()
+        trainer = L1Pretrainer(generator, 1e-3, loss="classification", encoder=encoder_of(generator), encoder_lr=1e-4)
+        trainer.train_step(L, ab)  # first-call set-up, not timed
+        start = time.perf_counter()
+        for _ in range(steps):
+            trainer.train_step(L, ab)
+        results[decoder] = {"parameters": sum(p.numel() for p in generator.parameters()),
+                            "forward_gflop_per_photo": counter.get_total_flops() / 1e9,
+                            "pretrain_images_per_s": steps * batch_size / (time.perf_counter() - start)}
+    results["lean_speedup"] = results["lean"]["pretrain_images_per_s"] / results["unet"]["pretrain_images_per_s"]
+    return results
+
+
 def bench_colorize(width=6000, height=4000, size=64, encoder="efficientnet_lite0"):
     """Megapixels per second and memory of colorizing one large photo at full resolution.
 

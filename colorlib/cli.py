@@ -181,6 +181,7 @@ def run_bench(args):
     results = {"machine": bench.bench_machine(),
                "data": bench.bench_data(args.data, args.size, batch_size=args.batch_size),
                **bench.bench_training(args.data, args.size, args.batch_size, args.steps),
+               "decoders": bench.bench_decoders(args.size, args.batch_size),
                "ssim": bench_ssim(size=args.size), "colorize": bench.bench_colorize()}
     print(json.dumps(results, indent=2) if args.json else bench.format_results(results))
     return 0 if results["quality"]["passed"] else 1

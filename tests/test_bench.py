@@ -7,6 +7,7 @@ import torch
 from colorlib.bench import (
     bench_colorize,
     bench_data,
+    bench_decoders,
     format_results,
     generated_photo,
     quality_check,
@@ -59,3 +60,11 @@ def test_colorize_bench_reports_speed_and_memory_of_its_own_photo():
     assert results["bytes_per_pixel"] == results["peak_above_model_bytes"] / (96 * 64)
     assert results["process_peak_bytes"] > results["peak_above_model_bytes"] >= 0
     assert generated_photo(96, 64).size == (96, 64)
+
+
+def test_decoder_bench_counts_the_lean_head_cheaper():
+    results = bench_decoders(size=32, batch_size=2, steps=1)
+    lean, unet = results["lean"], results["unet"]
+    assert 0 < lean["forward_gflop_per_photo"] < unet["forward_gflop_per_photo"]
+    assert lean["parameters"] < unet["parameters"]
+    assert results["lean_speedup"] == lean["pretrain_images_per_s"] / unet["pretrain_images_per_s"]

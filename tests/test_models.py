@@ -152,3 +152,34 @@ def test_the_discriminator_sees_true_colour_at_the_generators_resolution():
     ab[..., ::2, ::2] = 1.0  # detail finer than a 4 x 4 block
     assert torch.allclose(at_output_stride(ab, 4), torch.full_like(ab, 0.25))
     assert at_output_stride(ab, 1) is ab
+
+
+@pytest.mark.parametrize("encoder", ["resnet18", "efficientnet_lite0"])
+def test_the_lean_head_reads_four_stages_and_scores_colour_at_a_quarter_of_the_side(encoder):
+    from colorlib.heads import LeanColourNet
+
+    torch.manual_seed(0)
+    generator, _ = build_generator(64, "never", False, encoder, "classification", output_stride=4, decoder="lean")
+    net = generator.net
+    assert isinstance(net, LeanColourNet) and len(net.taps) == 4
+    strides = [64 // x.shape[-1] for x in net.features(torch.zeros(1, 1, 64, 64))]
+    assert strides == [4, 8, 16, 32]
+    L = torch.randn(2, 1, 64, 64)
+    assert generator.scores(L).shape[-2:] == (16, 16)
+    assert generator(L).shape == (2, 2, 64, 64)
+    assert not net.out.weight.any()  # starts at the prior's colours
+    assert encoder_of(generator) is net.encoder
+
+
+def test_the_decoder_travels_in_the_spec_and_rebuilds_the_same_network():
+    spec = GeneratorSpec(64, "efficientnet_lite0", "classification", freeze_encoder_bn=True, output_stride=4,
+                         decoder="lean")
+    generator = spec.build()
+    rebuilt = GeneratorSpec(**spec.asdict()).build()
+    rebuilt.load_state_dict(generator.state_dict())  # strict: the same tensors by name and shape
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in encoder_of(rebuilt).modules())
+    assert GeneratorSpec(64).decoder == "unet"  # a checkpoint saved before the field is a U-Net
+    with pytest.raises(ValueError, match="decoder"):
+        GeneratorSpec(64, decoder="lean")  # the lean head predicts at a quarter: output_stride 4
+    with pytest.raises(ValueError, match="decoder"):
+        GeneratorSpec(64, output_stride=4, decoder="fpn")
