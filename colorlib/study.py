@@ -42,7 +42,7 @@ class Lever:
 
 def recipe_changes(config):
     """The fields that make the run's recipe, as a lever's changes (the recipe itself: none change)."""
-    return {key: getattr(config, key) for key in ("encoder", "head", "size", "output_stride", "loss_stride",
+    return {key: getattr(config, key) for key in ("encoder", "head", "decoder", "size", "output_stride", "loss_stride",
                                                   "rebalance", "encoder_lr_scale", "freeze_encoder_bn", "temperature")}
 
 
@@ -51,6 +51,8 @@ def default_levers(config):
 
     - the loss: L1 regression, the capstone's, instead of the classification over colour bins
       (or the other way round);
+    - the decoder: fastai's DynamicUnet stopped at the same quarter of the side, in place of the
+      lean head (when the recipe uses the lean head);
     - the design: the capstone's full U-Net, decoding every pixel, at 64 px with its loss on one
       pixel in four, which is what the same budget affords it (when the recipe stops its decoder early);
     - the rebalancing: the paper's half-and-half mix (or none, when the recipe uses the paper's).
@@ -62,9 +64,12 @@ def default_levers(config):
         levers.append(Lever("the recipe with L1 regression (the capstone's loss)", {**own, "head": "regression"}))
     else:
         levers.append(Lever("the recipe with the classification loss", {**own, "head": "classification"}))
+    if config.decoder == "lean":
+        levers.append(Lever("the recipe with fastai's U-Net decoder (stopped at a quarter)", {**own, "decoder": "unet"}))
     if config.output_stride > 1:
         levers.append(Lever("the recipe with the full U-Net (64 px, loss on 1 pixel in 4)",
-                            {**own, "size": min(64, config.size), "output_stride": 1, "loss_stride": 2}))
+                            {**own, "decoder": "unet", "size": min(64, config.size), "output_stride": 1,
+                             "loss_stride": 2}))
     if config.head == "classification":
         other = 0.5 if config.rebalance != 0.5 else 1.0
         levers.append(Lever(f"the recipe with rebalance {other:g} (" + ("the paper's)" if other == 0.5 else "none)"),

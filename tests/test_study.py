@@ -27,9 +27,9 @@ def test_the_default_levers_are_the_recipe_and_the_recipe_with_one_thing_changed
     recipe = levers[0].changes
     assert levers[0].name == RECIPE_ROW and recipe["output_stride"] == 4 and recipe["head"] == "classification"
     changed = [{key for key in recipe if lever.changes[key] != recipe[key]} for lever in levers[1:]]
-    assert changed == [{"head"}, {"size", "output_stride", "loss_stride"}, {"rebalance"}]
+    assert changed == [{"head"}, {"decoder"}, {"decoder", "size", "output_stride", "loss_stride"}, {"rebalance"}]
     assert not any(lever.gan for lever in levers)
-    assert [lever.name for lever in default_levers(config.replace(output_stride=1, rebalance=0.5))][1:] == [
+    assert [lever.name for lever in default_levers(config.replace(decoder="unet", output_stride=1, rebalance=0.5))][1:] == [
         "the recipe with L1 regression (the capstone's loss)", "the recipe with rebalance 1 (none)"]
 
 
