@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 from nbformat.v4 import new_code_cell, new_notebook
+from PIL import Image
 
 from colorlib.cache import LabCache
 from colorlib.checkpoints import SPLIT_FILE, save_checkpoint
@@ -143,6 +144,22 @@ def test_a_report_replaces_links_planted_at_its_outputs_and_lets_its_notebooks_l
     assert_replaced_not_followed(out, names, victim)
     assert (notebooks / "locked.txt").is_file()  # the kernel ran under the report's own lock
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report")]  # no staging folder left
+
+
+def test_a_figure_the_notebooks_hand_to_the_report_replaces_a_link_planted_at_its_name(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from colorlib.plots import save_figure
+
+    victim, run_dir = victim_file(tmp_path), tmp_path / "run"
+    names = ["gray_fake_real.png", "comparison.png", "before_after.png", "budget_curve.png"]
+    plant_links(run_dir, names, victim)
+    fig, _ = plt.subplots(figsize=(1, 1))
+    for name in names:
+        save_figure(fig, run_dir / name)
+    plt.close(fig)
+    assert_replaced_not_followed(run_dir, names, victim)
+    assert Image.open(run_dir / names[0]).format == "PNG"
 
 
 # -- A report replaced whole or not at all -------------------------------------------------------
