@@ -57,9 +57,14 @@ lock:
 	{ sed -n '/^#/p' requirements.lock; .venv-lock/bin/python -m pip freeze --all --exclude-editable | grep -v '^pip=='; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf .venv-lock
 
+# A value from the make line as one shell word, exactly as typed: make's $(value) does not expand
+# the $ in DATA='x$HOME' (plain $(DATA) would read it as make's $H), and single quotes keep the
+# shell from expanding it.
+shell_word = '$(subst ','\'',$(value $1))'
+
 all: $(ENV)
-	$(PYTHON) -m colorlib report --profile $(PROFILE) --data "$(DATA)" --overrides "$(OVERRIDES)" \
-		$(if $(RUN_DIR),--run-dir $(RUN_DIR)) --out $(REPORT) $(if $(filter report,$(REPORT)),--readme README.md)
+	$(PYTHON) -m colorlib report --profile $(PROFILE) --data $(call shell_word,DATA) --overrides $(call shell_word,OVERRIDES) \
+		$(if $(value RUN_DIR),--run-dir $(call shell_word,RUN_DIR)) --out $(REPORT) $(if $(filter report,$(REPORT)),--readme README.md)
 
 # The unit tests run beside the notebooks (nbval, then the report check), each line with half the
 # cores for torch's threads. Their networks are small (16 to 64 px) and much of their time is
@@ -98,7 +103,7 @@ report-smoke: nbval
 
 # Plain (the capstone's way) against colorlib's data path, training steps and SSIM, side by side.
 bench: $(ENV)
-	$(PYTHON) -m colorlib bench --data "$(or $(DATA),samples)"
+	$(PYTHON) -m colorlib bench --data $(if $(value DATA),$(call shell_word,DATA),samples)
 
 # Re-execute the committed notebooks with their default parameters (after editing them). The
 # kernels talk over Unix sockets in a private folder, as make all's do: over TCP each warns.

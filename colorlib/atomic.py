@@ -1,12 +1,13 @@
 """Writing a file atomically: a temporary file made exclusively beside it, renamed onto it, never left behind.
 
-Every file colorlib writes (checkpoints, JSON, cache entries, colorized photos) goes through
-:func:`write_atomically`. The temporary file is created with ``O_CREAT | O_EXCL`` under a name no
-other process can have chosen (:func:`tempfile.mkstemp`), so a file or link planted at a
-predictable name is never followed. It is removed on every way out: an exception, Ctrl-C, and
-SIGTERM (turned into an exception while the write lasts, then the process dies of it as it
-would have). One left by a process killed outright (SIGKILL, a power cut) carries that process's
-id and is removed by the next write beside it.
+Every file colorlib writes (checkpoints, JSON, CSV, cache entries, colorized photos, the report's
+notebooks and pages) goes through :func:`write_atomically`, text and bytes through :func:`write_file`,
+and the report's folder is replaced whole (:func:`staging_folder`, :func:`replace_folder`). The
+temporary file is created with ``O_CREAT | O_EXCL`` under a name no other process can have chosen
+(:func:`tempfile.mkstemp`), so a file or link planted at a predictable name is never followed. It
+is removed on every way out: an exception, Ctrl-C, and SIGTERM (turned into an exception while the
+write lasts, then the process dies of it as it would have). One left by a process killed outright
+(SIGKILL, a power cut) carries that process's id and is removed by the next write beside it.
 """
 import contextlib
 import errno
@@ -50,6 +51,60 @@ def write_atomically(path, write, replace=True):
     remove_stale_temporaries(path)
     with sigterm_as_exception():
         _write_new(path, write, replace)
+
+
+def write_file(path, content):
+    """Write ``content`` (bytes, or text as UTF-8) to ``path`` with :func:`write_atomically`.
+
+    A file or link already at ``path`` is replaced, never written through.
+    """
+    data = content.encode() if isinstance(content, str) else content
+    write_atomically(path, lambda file: file.write(data))
+
+
+def output_folder(path, option="the output folder"):
+    """``path`` as a Path when it is a folder or does not exist yet (it is made on the first write).
+
+    Raises
+    ------
+    NotADirectoryError
+        When ``path`` is a file (or a link to one), naming ``option``: found before any work is done,
+        not when the first output is written.
+    """
+    path = Path(path)
+    if os.path.lexists(path) and not path.is_dir():
+        raise NotADirectoryError(f"{option} {path} is a file, not a folder; name a folder (it is made if missing)")
+    return path
+
+
+def staging_folder(path):
+    """A new, empty folder beside ``path`` to build its next content in (:func:`replace_folder`).
+
+    Made exclusively under a unique hidden name (:func:`tempfile.mkdtemp`), with the permissions
+    the umask gives a new folder.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".staging"))
+    os.chmod(staging, 0o777 & ~_UMASK)
+    return staging
+
+
+def replace_folder(staging, path):
+    """Put the folder ``staging`` in the place of ``path``, whose old content (a folder or a link) is then removed.
+
+    Two renames within one folder: the old one is renamed aside, the new one onto its name. A
+    reader never sees a mix of the two, only (for that instant) no folder at all.
+    """
+    path = Path(path)
+    old = path.with_name(f".{path.name}.{os.getpid()}.old") if os.path.lexists(path) else None
+    if old is not None:
+        os.replace(path, old)
+    os.replace(staging, path)
+    if old is not None and old.is_symlink():
+        old.unlink()
+    elif old is not None:
+        shutil.rmtree(old)
 
 
 def _write_new(path, write, replace):

@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from colorlib.atomic import write_atomically
+from colorlib.atomic import output_folder, write_atomically
 from colorlib.checkpoints import CheckpointError
 from colorlib.colorizer import colorize, colorize_budget, load_colorizer
 from colorlib.images import ImageRejected
@@ -27,11 +27,13 @@ ALPHA_FORMATS = {"PNG", "WEBP", "TIFF"}  # formats a colorized photo keeps its t
 
 
 def run_colorize(args):
-    """Run the ``colorize`` command; the exit code is 0, 1 if any file failed, 2 for a bad checkpoint, 130 on Ctrl-C."""
+    """Run the ``colorize`` command; the exit code is 0, 1 if any file failed, 2 for a bad checkpoint or
+    output folder, 130 on Ctrl-C."""
     try:
+        output_folder(args.out, "-o")  # before the generator loads: a file there would fail every photo
         generator, own_spec = load_colorizer(args.checkpoint, chroma_scale=args.chroma_scale)
         spec = own_spec.replace(size=args.size) if args.size else own_spec
-    except (FileNotFoundError, CheckpointError, ValueError) as error:
+    except (FileNotFoundError, NotADirectoryError, CheckpointError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -124,13 +126,17 @@ def plan_outputs(inputs, out_dir, overwrite=False):
     """[(source, target)] for every image of the inputs, and {input: reason} for those refused.
 
     A folder's images inside out_dir (an output folder within the input folder) are not inputs:
-    a rerun never colorizes the last run's outputs again. Refused: a target of a format Pillow
+    a rerun never colorizes the last run's outputs again. Refused: an input folder that is
+    out_dir or lies within it (a link to it included), and a target of a format Pillow
     cannot write, below a folder that is a link, that is a link, that is an input, that an
     earlier input already takes, or that exists when ``overwrite`` is False.
     """
     jobs, failed, targets = [], {}, set()
     for given in map(Path, inputs):
-        if given.is_dir():
+        if given.is_dir() and inside(given, out_dir):
+            failed[str(given)] = (f"{given}: the output folder {out_dir} is this input folder or holds it; its "
+                                  "photos would be written among themselves: choose an output folder outside it")
+        elif given.is_dir():
             try:
                 jobs += [(path, out_dir / path.relative_to(given)) for path in list_images(given)
                          if not inside(path, out_dir)]

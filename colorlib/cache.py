@@ -82,7 +82,8 @@ class LabCache:
         """The photo's (3, size, size) float16 Lab tensor, from the cache or computed and stored.
 
         ``digest`` is the file's sha256 when the caller has just computed it; None hashes the file
-        now. A cache entry that cannot be read (truncated, overwritten) is named and rebuilt.
+        now. A cache entry that cannot be read (truncated, overwritten) is named and rebuilt; where the
+        cache folder cannot be written, a warning says so and the tensor is returned uncached.
         """
         entry = self.entry(digest or file_digest(path))
         if entry.is_file():
@@ -101,7 +102,12 @@ class LabCache:
                               "rebuilding it", stacklevel=2)
         self.misses += 1
         tensor = lab_tensor(read_rgb(path), self.size)
-        write_atomically(entry, lambda file: torch.save(tensor, file))  # a crash never leaves half a file
+        try:
+            write_atomically(entry, lambda file: torch.save(tensor, file))  # a crash never leaves half a file
+        except OSError as error:  # a read-only or full disk, a file where the folder goes: run on uncached
+            warnings.warn(f"the Lab cache folder {self.root} cannot be written ({error.strerror or error}): photos "
+                          "are decoded again each time they are needed, which is slower; set COLORLIB_CACHE to a "
+                          "writable folder, or cache=false to say so", stacklevel=2)
         return tensor
 
     def stack(self, paths, digests=None):

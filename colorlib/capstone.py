@@ -5,6 +5,8 @@ reader sees at once how far a run is from the capstone's 9,000 photos, 256 px an
 """
 import os
 
+from colorlib.markup import markdown_text
+
 # fastai's COCO sample (URLs.COCO_SAMPLE, train_sample/) and what the capstone drew from it.
 COCO_SAMPLE_PHOTOS = 21_837
 CAPSTONE_PHOTOS = 12_000  # drawn at random from the sample with numpy's seed 98...
@@ -102,7 +104,11 @@ def comparison_rows(config, train_photos, val_photos, weights=None, hardware_tex
 
 
 def comparison_markdown(rows):
-    """:func:`comparison_rows` as a Markdown table (for ``IPython.display.Markdown``), ``*`` escaped."""
+    """:func:`comparison_rows` as a Markdown table (for ``IPython.display.Markdown``).
+
+    Every cell is shown as its text (:func:`colorlib.markup.markdown_text`): a*b* stays a*b*, and a
+    training folder's name never becomes markup.
+    """
     lines = ["| | the capstone | this run |", "| --- | --- | --- |"]
-    lines += [f"| {aspect} | {capstone} | {ours} |".replace("*", "\\*") for aspect, capstone, ours in rows]
+    lines += ["| " + " | ".join(map(markdown_text, row)) + " |" for row in rows]
     return "\n".join(lines)

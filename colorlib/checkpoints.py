@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from colorlib.atomic import write_atomically
+from colorlib.atomic import write_atomically, write_file
 from colorlib.config import Config
 from colorlib.models import GeneratorSpec
 
@@ -35,8 +35,7 @@ RUN_CHECKPOINTS = {"pretrained": PRETRAINED_FILE, "gan": GAN_FILE}  # a run's ge
 
 def save_json(path, data):
     """Write JSON atomically (a unique temporary file, fsync, then rename)."""
-    text = (json.dumps(data, indent=2) + "\n").encode()
-    write_atomically(path, lambda file: file.write(text))
+    write_file(path, json.dumps(data, indent=2) + "\n")
 
 
 def load_json(path):
@@ -184,21 +183,32 @@ def check_finite_weights(state, path):
 
 
 _HELD_LOCKS = {}  # resolved run folder -> [open lock file, depth]: one process may nest its own locks
+# The run folder whose lock a parent process holds for the processes it starts (the report's kernels).
+RUN_LOCK_ENV = "COLORLIB_RUN_LOCK"
 
 
 @contextlib.contextmanager
-def run_lock(run_dir):
+def run_lock(run_dir, children=False):
     """Hold ``<run_dir>/.lock`` while training writes into the run folder; refuse a second process.
 
     Two processes writing one run folder (two ``make all``, two notebooks) would interleave
     their checkpoints; the second is stopped before it writes anything. The lock is an
     ``fcntl.flock``, released by the system when a process dies, so a crash never leaves the
-    folder locked. Nested calls in one process share the lock.
+    folder locked. Nested calls in one process share the lock. The lock file is never opened
+    through a link.
+
+    Parameters
+    ----------
+    run_dir : path-like
+    children : bool
+        Let the processes this one starts while it holds the lock (the report's notebook kernels)
+        work in the folder under it: they inherit :data:`RUN_LOCK_ENV` naming the folder, and
+        their own ``run_lock`` finds it held for them.
 
     Raises
     ------
     RuntimeError
-        "run folder X is in use by another process (pid N)".
+        "run folder X is in use by another process (pid N)", or the lock file is a link.
     """
     try:
         import fcntl
@@ -215,13 +225,16 @@ def run_lock(run_dir):
         finally:
             _HELD_LOCKS[key][1] -= 1
         return
-    file = open(run_dir / ".lock", "a+")
+    file = open_lock_file(run_dir / ".lock")
     try:
         fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         file.seek(0)
         pid = file.read().strip() or "unknown"
         file.close()
+        if os.environ.get(RUN_LOCK_ENV) == key:  # the process that started this one holds it for it
+            yield
+            return
         raise RuntimeError(f"run folder {run_dir} is in use by another process (pid {pid}); "
                            "wait for it to finish, or use another run folder") from None
     file.seek(0)
@@ -229,14 +242,32 @@ def run_lock(run_dir):
     file.write(f"{os.getpid()}\n")
     file.flush()
     _HELD_LOCKS[key] = [file, 1]
+    inherited = os.environ.get(RUN_LOCK_ENV)
+    if children:
+        os.environ[RUN_LOCK_ENV] = key
     try:
         yield
     finally:
+        if children and inherited is None:
+            del os.environ[RUN_LOCK_ENV]
+        elif children:
+            os.environ[RUN_LOCK_ENV] = inherited
         _HELD_LOCKS[key][1] -= 1
         if _HELD_LOCKS[key][1] == 0:
             del _HELD_LOCKS[key]
             fcntl.flock(file, fcntl.LOCK_UN)
             file.close()
+
+
+def open_lock_file(path):
+    """The lock file opened for reading and writing, made if missing; a link there is refused, never followed."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as error:
+        if os.path.islink(path):
+            raise RuntimeError(f"the run lock {path} is a link; it is never written through one: remove it") from None
+        raise
+    return os.fdopen(fd, "r+")
 
 
 def load_generator(checkpoint, device="cpu"):

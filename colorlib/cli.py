@@ -15,8 +15,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, OSError, RuntimeError, FloatingPointError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (ValueError, OSError, RuntimeError, FloatingPointError, MemoryError) as error:
+        print(f"error: {error or type(error).__name__}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"interrupted: {args.interrupted}", file=sys.stderr)
@@ -95,15 +95,18 @@ def add_evaluate_parser(commands):
     evaluate.add_argument("--data", default=None, help="images to score (default: the run's validation split)")
     evaluate.add_argument("--out", default="evaluation", help="output folder (default: evaluation)")
     evaluate.add_argument("--size", type=square_side, default=None,
-                          help="image size, at least 32 pixels (default: the training size)")
+                          help="image size, 32 to 2048 pixels (default: the training size)")
     evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--max-memory", type=memory_size, default=None,
+                          help="memory scoring may use, e.g. 2G or 500M; a --size that would need more is refused "
+                               "before any image is read (default: the memory the machine has available)")
     evaluate.set_defaults(run=run_evaluate, interrupted="no scores were written")
 
 
 def run_evaluate(args):
     from colorlib.evaluate_checkpoint import evaluate_command
 
-    evaluate_command(args.checkpoint, args.data, args.out, args.size, device=args.device)
+    evaluate_command(args.checkpoint, args.data, args.out, args.size, device=args.device, max_memory=args.max_memory)
     return 0
 
 
@@ -116,7 +119,7 @@ def add_colorize_parser(commands):
     colorize.add_argument("--checkpoint", required=True,
                           help="a training checkpoint (gan.pt, generator_pretrained.pt) or a generator export")
     colorize.add_argument("--size", type=square_side, default=None,
-                          help="side of the square the colours are predicted at, at least 32 pixels "
+                          help="side of the square the colours are predicted at, 32 to 2048 pixels "
                                "(default: the training size)")
     colorize.add_argument("--overwrite", action="store_true",
                           help="replace files already in the output folder (inputs and links are never written over)")
@@ -131,14 +134,27 @@ def add_colorize_parser(commands):
 
 
 def square_side(text):
-    """argparse type of --size: a whole number of pixels, at least 32 (the encoder halves it five times)."""
+    """argparse type of --size: a whole number of pixels, 32 (the encoder halves it five times) to 2048."""
+    from colorlib.models import MAX_SIZE
+
     try:
         value = int(text)
     except ValueError:
         value = None
-    if value is None or value < 32:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of pixels >= 32; leave --size out "
-                                         "for the training size")
+    if value is None or not 32 <= value <= MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of pixels from 32 to {MAX_SIZE}; "
+                                         "leave --size out for the training size")
+    return value
+
+
+def positive_int(text):
+    """argparse type of a count that must be at least 1 (a batch size, a number of steps)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of 1 or more")
     return value
 
 
@@ -167,9 +183,9 @@ def add_bench_parser(commands):
     bench = commands.add_parser(
         "bench", help="time the data path, training steps and evaluation, plain vs colorlib, and colorize")
     bench.add_argument("--data", default="samples", help="photos to time on (default: samples)")
-    bench.add_argument("--size", type=int, default=128)
-    bench.add_argument("--batch-size", type=int, default=16)
-    bench.add_argument("--steps", type=int, default=12, help="timed training steps per configuration")
+    bench.add_argument("--size", type=square_side, default=128)
+    bench.add_argument("--batch-size", type=positive_int, default=16)
+    bench.add_argument("--steps", type=positive_int, default=12, help="timed training steps per configuration")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
     bench.set_defaults(run=run_bench, interrupted="the benchmark stopped")
 

@@ -26,7 +26,7 @@ from colorlib.checkpoints import (
 )
 from colorlib.images import MemoryBudget, Picture, available_memory, read_picture, split_alpha
 from colorlib.lab import AB_SCALE, fit_to_gamut, lab_to_rgb, lab_to_rgb8, lightness8
-from colorlib.predict import check_spec, predict_ab
+from colorlib.predict import check_spec, predict_ab, square_bytes
 from colorlib.sources import list_images, package_photo_paths
 
 EXPORT_FORMAT = "colorlib-generator"
@@ -46,12 +46,6 @@ WIDE_PIXELS = 1 << 20
 # Memory colorize needs per pixel of a photo, above the loaded generator: make bench measures it
 # (6000 x 4000 JPEG: about 12 bytes a pixel); the bound keeps room for PNG decoding and alpha.
 BYTES_PER_PIXEL = 40
-# The generator's pass over its square, per pixel of the square (peak resident memory without
-# gradients, 512 to 2048 px): the full EfficientNet-Lite0 U-Net took up to 2.9 KB, ResNet18's
-# 2.2 KB, Lite0 with the decoder stopped at half the side 0.71 KB and at a quarter 0.35 KB. The
-# decoder's share shrinks with the square of the output stride; these bound all four.
-SQUARE_ENCODER_BYTES = 300
-SQUARE_DECODER_BYTES = 3000
 # The a*b* widened to a chunk of columns and the bands' float temporaries, with room.
 WORKING_BYTES = 64e6
 
@@ -300,17 +294,11 @@ def resample(values, taps, axis):
     return first + (np.take(values, high, axis=axis) - first) * weight.reshape(shape)
 
 
-def square_bytes(spec):
-    """Bytes the generator's pass over its spec.size square takes (no gradients), above its weights."""
-    per_pixel = SQUARE_ENCODER_BYTES + SQUARE_DECODER_BYTES / spec.output_stride**2
-    return per_pixel * spec.size**2
-
-
 def colorize_memory(width, height, spec):
     """Bytes :func:`colorize` needs for a width x height photo, above the loaded generator.
 
     Every buffer it allocates: the photo decoded and its result (:data:`BYTES_PER_PIXEL` a pixel),
-    the generator's pass over the square (:func:`square_bytes`) and the widening and band
+    the generator's pass over the square (:func:`colorlib.predict.square_bytes`) and the widening and band
     temporaries (:data:`WORKING_BYTES`). A test checks it against the measured peak over shapes
     from 1 x 2,000,000 to a square larger than the photo.
     """

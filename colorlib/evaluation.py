@@ -3,7 +3,6 @@
 Writes ``metrics.json`` (means with bootstrap intervals, and differences from the grey baseline)
 and ``per_image.csv`` (one row per image and model) into an output folder.
 """
-import csv
 from collections import defaultdict
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from colorlib.atomic import write_file
 from colorlib.cache import LabCache
 from colorlib.calibration import (
     CHROMA_SCALES,
@@ -31,6 +31,7 @@ from colorlib.checkpoints import (
 )
 from colorlib.dataset import ColorizationDataset
 from colorlib.metrics import HIGHER_IS_BETTER, grey_ab, score_images, summarize_with_ci
+from colorlib.markup import csv_text
 from colorlib.predict import predict_ab
 from colorlib.runtime import pick_device
 from colorlib.shipping import BASELINE, CALIBRATED, chosen_scale, shipped_row
@@ -219,13 +220,13 @@ def evaluate_run(split, config, run_dir, batch_size=16, log=print):
 
 
 def score_and_write(generators, paths, size, out_dir, info, train_ab_mean=None, batch_size=16, ship=False,
-                    log=print):
+                    log=print, min_verdict_images=0):
     """The one scoring pipeline of notebook 05 and ``python -m colorlib evaluate``.
 
     Every image is scored for each generator, the same with its chroma calibrated
     (:func:`add_calibrated`), grey and, given ``train_ab_mean``, the mean colour; the results are
     written by :func:`write_evaluation` with ``info``, the size, the mean colour and the
-    calibration recorded.
+    calibration recorded, and no verdict against grey from fewer than ``min_verdict_images`` images.
 
     Returns
     -------
@@ -237,7 +238,7 @@ def score_and_write(generators, paths, size, out_dir, info, train_ab_mean=None, 
     scores = evaluate_generators(generators, paths, size, batch_size, "fp32", train_ab_mean)
     calibration = add_calibrated(scores, generators, paths, size, batch_size, log)
     info = {**info, "size": size, "train_ab_mean": train_ab_mean, "calibration": calibration}
-    return write_evaluation(out_dir, scores, relative_names(paths), info, ship), scores
+    return write_evaluation(out_dir, scores, relative_names(paths), info, ship, min_verdict_images), scores
 
 
 def add_calibrated(scores, generators, paths, size, batch_size=16, log=print):
@@ -264,7 +265,7 @@ def examples(paths, generators, size, train_ab_mean=None):
     return {**batch, **predictions(batch, generators, "fp32", train_ab_mean)}
 
 
-def write_evaluation(out_dir, scores, names, info=None, ship=False):
+def write_evaluation(out_dir, scores, names, info=None, ship=False, min_verdict_images=0):
     """Write ``metrics.json`` and ``per_image.csv`` for scores of several models on the same images.
 
     Parameters
@@ -281,12 +282,17 @@ def write_evaluation(out_dir, scores, names, info=None, ship=False):
     ship : bool
         Name the row a run ships (:func:`colorlib.shipping.shipped_row`) under ``"shipped"``, and whether it
         meets the rule under ``"shipped_meets_rule"``.
+    min_verdict_images : int
+        With fewer images, every row's ``beats_baseline`` is None (no verdict) and
+        ``"verdicts_withheld"`` says why (:data:`colorlib.statistics.MIN_VERDICT_IMAGES`).
 
     Returns
     -------
     dict
         What ``metrics.json`` holds: ``info``'s entries, ``n_images``, ``baseline``,
         ``higher_is_better`` and ``summary`` (:func:`colorlib.metrics.summarize_with_ci`).
+        ``per_image.csv`` writes a name that a spreadsheet would take for a formula with a
+        leading ``'`` (:func:`colorlib.markup.spreadsheet_safe`).
     """
     out_dir = Path(out_dir)
     metrics = {
@@ -296,15 +302,17 @@ def write_evaluation(out_dir, scores, names, info=None, ship=False):
         "higher_is_better": {metric: HIGHER_IS_BETTER.get(metric) for metric in scores[BASELINE]},
         "summary": summarize_with_ci(scores, BASELINE),
     }
+    if len(names) < min_verdict_images:
+        metrics["verdicts_withheld"] = (f"{len(names)} images: a verdict against {BASELINE} needs at least "
+                                        f"{min_verdict_images}")
+        for row in (row for rows in metrics["summary"].values() for row in rows.values() if "beats_baseline" in row):
+            row["beats_baseline"] = None
     if ship and shipped_row(metrics):
         metrics["shipped"], metrics["shipped_meets_rule"] = shipped_row(metrics)
         metrics["shipped_chroma_scale"] = chosen_scale(metrics, metrics["shipped"])
     save_json(out_dir / METRICS_FILE, metrics)
     metric_names = list(scores[BASELINE])
-    with open(out_dir / PER_IMAGE_FILE, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["file", "model", *metric_names])
-        for i, name in enumerate(names):
-            for model, values in scores.items():
-                writer.writerow([name, model, *(float(values[metric][i]) for metric in metric_names)])
+    rows = [[name, model, *(float(values[metric][i]) for metric in metric_names)]
+            for i, name in enumerate(names) for model, values in scores.items()]
+    write_file(out_dir / PER_IMAGE_FILE, csv_text([["file", "model", *metric_names], *rows]))
     return metrics

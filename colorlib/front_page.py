@@ -11,9 +11,11 @@ import json
 import os
 from pathlib import Path
 
+from colorlib.atomic import write_file
 from colorlib.capstone import CAPSTONE_SSIM, comparison_rows, hardware
 from colorlib.chapters.ch01_data import source_of
 from colorlib.chapters.ch05_scores import describe_shipped
+from colorlib.markup import markdown_code
 from colorlib.metrics import verdict_of
 from colorlib.shipping import BASELINE, photos_colourfulness
 from colorlib.study import BUDGET_FIGURE, STUDY_FILE, study_table
@@ -65,7 +67,7 @@ def update_readme(readme, out_dir, run, metrics):
     if start not in text or end not in text:
         raise ValueError(f"{readme} has no results section: expected the lines {start} and {end}")
     folder = os.path.relpath(out_dir, readme.parent)
-    section = [start, "", f"## Results of the last report run (`{run['make_line']}`)", "",
+    section = [start, "", f"## Results of the last report run ({markdown_code(run['make_line'])})", "",
                headline_verdict(metrics), "",
                f"On {metrics['n_images']} validation photos at {metrics['size']} px, means with 95% intervals "
                "and each model's paired difference from the grey baseline (no colour at all):", "",
@@ -78,7 +80,7 @@ def update_readme(readme, out_dir, run, metrics):
     section += [f"The whole report: [{folder}/README.md]({folder}/README.md), with every notebook executed; as web "
                 f"pages, [{folder}/index.html]({folder}/index.html).", "", end]
     before, rest = text.split(start, 1)
-    readme.write_text(before + "\n".join(section) + rest.split(end, 1)[1])
+    write_file(readme, before + "\n".join(section) + rest.split(end, 1)[1])
 
 
 def headline_cells(metrics):
@@ -175,7 +177,7 @@ def summary_page(run, metrics, out_dir):
     """report/README.md: the headline table, key figures, the data, and how to reproduce the run."""
     command = run["make_line"]
     lines = ["# Report: automatic image colorization", "",
-             f"Written by `{command}` {written_in(run, out_dir)} "
+             f"Written by {markdown_code(command)} {written_in(run, out_dir)} "
              f"({run['environment']['cpu_count']} CPUs, torch {run['environment']['torch']}, "
              f"{'GPU ' + run['environment']['cuda'] if run['environment']['cuda'] else 'no GPU'}).", ""]
     if metrics:

@@ -9,7 +9,17 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from colorlib.atomic import write_atomically
 from colorlib.lab import lab_to_rgb, lab_to_srgb, lightness
+
+
+def save_figure(fig, path, dpi=100):
+    """Save a figure as a PNG file through :func:`colorlib.atomic.write_atomically`.
+
+    The notebooks hand their figures to the report through the run folder: a link planted at
+    one of those names is replaced, never written through, and an interrupted save leaves none.
+    """
+    write_atomically(path, lambda file: fig.savefig(file, format="png", dpi=dpi))
 
 
 def show_images(images, titles=None, ncols=4, size=3.0):

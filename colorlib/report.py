@@ -11,8 +11,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from colorlib.atomic import output_folder, replace_folder, staging_folder, write_file
+from colorlib.checkpoints import run_lock, save_json
+from colorlib.config import get_config
 from colorlib.front_page import index_page, summary_page, update_readme
 from colorlib.memory import peak_resident_bytes
+from colorlib.splits import check_run_settings
 
 NOTEBOOKS = (
     "01_data_and_lab",
@@ -29,12 +33,19 @@ RUN_PRODUCTS = ("data_manifest.csv", "pretrain_history.json", "gan_history.json"
 
 
 class NotebookFailed(RuntimeError):
-    """A notebook of the report raised; the message names it and the error."""
+    """A notebook of the report raised; the message names it, the error, and where the executed notebook is."""
 
 
 def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks", notebooks=NOTEBOOKS,
                  overrides=None, readme=None, log=print):
     """Execute every notebook into ``out_dir`` and write their HTML pages and an index.
+
+    The report is built in a staging folder beside ``out_dir`` and put in its place only when
+    every notebook and page succeeded (:func:`colorlib.atomic.replace_folder`): a failed run
+    leaves the old report as it was, byte for byte, and its notebooks, the failed one with its
+    error, in ``<out_dir>.failed`` (replacing an older failure's). The run folder is locked
+    (:func:`colorlib.checkpoints.run_lock`) from before the first notebook to the last, so a
+    second report on it is refused before it writes anything.
 
     Parameters
     ----------
@@ -59,16 +70,54 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
     ------
     NotebookFailed
         When a notebook raises: later notebooks are not run.
+    ValueError, OSError
+        Before the first notebook, for settings notebook 01 would refuse
+        (:func:`colorlib.splits.check_run_settings`) or an ``out_dir`` that is a file.
+    RuntimeError
+        When another process holds the run folder.
     """
-    import papermill
-    from jupyter_client.manager import KernelManager
-
-    notebooks_dir, out_dir = Path(notebooks_dir), Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    notebooks_dir, out_dir = Path(notebooks_dir), output_folder(out_dir, "the report folder")
+    check_run_settings(get_config(profile, data=data, **(overrides or {})))
     parameters = notebook_parameters(profile, run_dir, data, notebooks_dir)
     if overrides:
         # Folders given on the make line are relative to where make runs; the notebooks run in theirs.
         parameters["overrides"] = {k: relative_folders(v, notebooks_dir) for k, v in overrides.items()}
+    with run_lock(run_dir, children=True):
+        staging = staging_folder(out_dir)
+        try:
+            timings, peaks = run_notebooks(notebooks, notebooks_dir, staging, parameters, log)
+            run = write_pages(staging, run_dir, parameters, make_line(profile, data, overrides), timings, peaks)
+        except NotebookFailed as error:
+            failed = out_dir.with_name(out_dir.name + ".failed")
+            replace_folder(staging, failed)
+            raise NotebookFailed(f"{error}; {out_dir} is unchanged, and the executed notebooks, the failed one "
+                                 f"with its error, are in {failed}") from None
+        except BaseException:
+            shutil.rmtree(staging)
+            raise
+        replace_folder(staging, out_dir)
+    metrics = json.loads((out_dir / "metrics.json").read_text()) if (out_dir / "metrics.json").is_file() else None
+    if readme and metrics:
+        update_readme(readme, out_dir, run, metrics)
+    return run
+
+
+def run_notebooks(notebooks, notebooks_dir, out_dir, parameters, log=print):
+    """Execute the notebooks in order into out_dir, each followed by its HTML page.
+
+    Returns
+    -------
+    timings, peaks : dict
+        Each notebook's wall time (s) and its kernel's peak resident memory (GB, or None).
+
+    Raises
+    ------
+    NotebookFailed
+        Naming the first notebook that raised, and its error.
+    """
+    import papermill
+    from jupyter_client.manager import KernelManager
+
     timings, peaks = {}, {}
     sockets = tempfile.TemporaryDirectory(prefix="colorlib-kernels-")
     for name in notebooks:
@@ -95,19 +144,28 @@ def build_report(profile, out_dir, run_dir, data=None, notebooks_dir="notebooks"
         compact_figures(out_dir / f"{name}.ipynb")
         write_html(out_dir / f"{name}.ipynb", out_dir / f"{name}.html")
     sockets.cleanup()
+    return timings, peaks
+
+
+def write_pages(out_dir, run_dir, parameters, line, timings, peaks):
+    """Copy the run's products beside the notebooks and write ``run.json``, ``index.html`` and ``README.md``.
+
+    Returns
+    -------
+    dict
+        What ``run.json`` holds.
+    """
     for product in RUN_PRODUCTS:
         if (Path(run_dir) / product).is_file():
-            shutil.copy(Path(run_dir) / product, out_dir / product)
-    run = {"parameters": parameters, "make_line": make_line(profile, data, overrides), "wall_time_s": timings,
+            write_file(out_dir / product, (Path(run_dir) / product).read_bytes())
+    run = {"parameters": parameters, "make_line": line, "wall_time_s": timings,
            "total_wall_time_s": round(sum(timings.values()), 1),
            "peak_resident_gb": peaks, "max_peak_resident_gb": max(filter(None, peaks.values()), default=None),
            "data": data_counts(run_dir), "environment": {**environment(), "weights": starting_weights(run_dir)}}
-    (out_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+    save_json(out_dir / "run.json", run)
     metrics = json.loads((out_dir / "metrics.json").read_text()) if (out_dir / "metrics.json").is_file() else None
-    (out_dir / "index.html").write_text(index_page(run, metrics, out_dir))
-    (out_dir / "README.md").write_text(summary_page(run, metrics, out_dir))
-    if readme and metrics:
-        update_readme(readme, out_dir, run, metrics)
+    write_file(out_dir / "index.html", index_page(run, metrics, out_dir))
+    write_file(out_dir / "README.md", summary_page(run, metrics, out_dir))
     return run
 
 
@@ -169,7 +227,7 @@ def compact_figures(notebook, quality=85):
                 jpeg = io.BytesIO()
                 image.convert("RGB").save(jpeg, "JPEG", quality=quality)
             output["data"]["image/jpeg"] = base64.b64encode(jpeg.getvalue()).decode()
-    nbformat.write(executed, notebook)
+    write_notebook(executed, notebook)
 
 
 def forget_paths(notebook):
@@ -181,7 +239,14 @@ def forget_paths(notebook):
     for key in ("input_path", "output_path"):
         if record.get(key):
             record[key] = Path(record[key]).name
-    nbformat.write(executed, notebook)
+    write_notebook(executed, notebook)
+
+
+def write_notebook(executed, notebook):
+    """Write a notebook node to its file as ``nbformat.write`` would (a newline at the end), atomically."""
+    import nbformat
+
+    write_file(notebook, nbformat.writes(executed) + "\n")
 
 
 def write_html(notebook, page, pages=NOTEBOOKS):
@@ -191,7 +256,7 @@ def write_html(notebook, page, pages=NOTEBOOKS):
     from colorlib.pages import notebook_page
 
     body = notebook_page(nbformat.read(notebook, as_version=4), pages)
-    Path(page).write_text(body)
+    write_file(page, body)
 
 
 def environment():

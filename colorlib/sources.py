@@ -4,6 +4,7 @@ Three sources: fastai's COCO sample (the capstone's), any local folder, and the 
 that ship inside installed packages (the offline default). Every source yields file paths.
 """
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+NAMED_SOURCES = ("auto", "coco_sample", "samples")  # DATA settings that name a source, not a folder
 
 
 @dataclass(frozen=True)
@@ -59,15 +61,21 @@ def list_images(folder):
     """List the image files under a folder, recursively, sorted by path.
 
     A sub-folder that is a symbolic link is followed, unless it leads to a folder already
-    listed (a link loop, or the same folder twice); such folders, unreadable ones and links to
-    files that lead nowhere (dangling, or in a loop) are left out, and a warning names each of them.
+    listed (a link loop, or the same folder twice); such folders, unreadable ones, links to
+    files that lead nowhere (dangling, or in a loop) and entries that are no regular file (a
+    FIFO, a device such as ``/dev/zero``, a socket: reading one could block or never end) are
+    left out, and a warning names each of them.
 
     Raises
     ------
     FileNotFoundError
         If the folder does not exist or holds no image files.
+    NotADirectoryError
+        If it is a file.
     """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"image folder {folder} is a file, not a folder; expected a folder of images")
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder {folder} does not exist; expected a folder of images")
     paths, skipped = [], []
@@ -90,6 +98,8 @@ def list_images(folder):
                 continue
             if path.is_file():
                 paths.append(path)
+            elif path.exists():
+                skipped.append(f"{path} (not a regular file: {special_kind(path)})")
             elif path.is_symlink():  # is_file follows links: this one leads nowhere, or round in a loop
                 skipped.append(f"{path} (a link that leads to no file: dangling or looping)")
     if skipped:
@@ -99,6 +109,15 @@ def list_images(folder):
         suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
         raise FileNotFoundError(f"image folder {folder} holds no images; expected files ending in {suffixes}")
     return sorted(paths)
+
+
+def special_kind(path):
+    """What a path that is neither a regular file nor a folder is, in words ("a FIFO", "a device", ...)."""
+    mode = os.stat(path).st_mode
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+             (stat.S_ISSOCK, "a socket"))
+    kind = next((name for test, name in kinds if test(mode)), "a special file")
+    return f"a link to {kind}" if os.path.islink(path) else kind
 
 
 def coco_sample_folder(download=True):

@@ -4,15 +4,16 @@
 stage reads the split back with ``load_split`` and builds its datasets from it, so a run
 trains and scores on exactly the photos notebook 01 chose.
 """
-import csv
 import dataclasses
 import hashlib
 import os
 import random
+import warnings
 from pathlib import Path
 
 import torch
 
+from colorlib.atomic import write_file
 from colorlib.cache import LabCache, check_digest, file_digest
 from colorlib.checkpoints import (
     MANIFEST_FILE,
@@ -24,8 +25,9 @@ from colorlib.checkpoints import (
 from colorlib.dataset import ColorizationDataset, LabTensorDataset
 from colorlib.images import scan_images
 from colorlib.lab import dequantise_lab
+from colorlib.markup import csv_text
 from colorlib.memory import check_run_memory
-from colorlib.sources import list_images, relative_names, resolve_data, split_paths
+from colorlib.sources import NAMED_SOURCES, list_images, relative_names, resolve_data, split_paths
 
 
 @dataclasses.dataclass
@@ -40,6 +42,29 @@ class Split:
     counts: dict  # found, kept, excluded by reason (see colorlib.images.REASONS)
 
 
+SEED_LIMIT = 2**32  # numpy's RandomState, which draws the split, takes seeds from 0 to 2**32 - 1
+
+
+def check_run_settings(config):
+    """Refuse, before anything is written, what notebook 01 would stop at later.
+
+    A seed numpy cannot take, and a ``data`` or ``extra_train_data`` folder that is missing, a
+    file, or holds no photos; folders are named as they were given.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError, NotADirectoryError
+    """
+    if not 0 <= config.seed < SEED_LIMIT:
+        raise ValueError(f"seed must be a whole number from 0 to 2**32 - 1, got {config.seed}")
+    folders = [] if config.data in NAMED_SOURCES else [config.data]
+    folders += [folder.strip() for folder in config.extra_train_data.split(",") if folder.strip()]
+    with warnings.catch_warnings():  # entries left out are named when the split is made, once
+        warnings.simplefilter("ignore")
+        for folder in folders:
+            list_images(folder)
+
+
 @holds_run_folder
 def make_split(config, run_dir, log=print):
     """Find, check and split the photos; write ``split.json`` and ``data_manifest.csv``.
@@ -50,6 +75,7 @@ def make_split(config, run_dir, log=print):
     ``config.extra_train_data`` (one folder, or several separated by commas) only ever join the
     training side.
     """
+    check_run_settings(config)
     source = resolve_data(config.data)
     log(f"source: {source.name} ({source.reason})")
     # Absolute paths: the run folder is read from the notebooks' folder and from the repository's.
@@ -128,17 +154,19 @@ def unique_by_content(digests, scan, seen=None):
 
 
 def write_manifest(path, split, scan):
-    """One row per file: name (relative to the source), bytes, width, height, split or reason, sha256."""
+    """One row per file: name (relative to the source), bytes, width, height, split or reason, sha256.
+
+    A name that a spreadsheet would read as a formula (``=HYPERLINK(...).jpg``) is written with a
+    leading ``'`` (:func:`colorlib.markup.spreadsheet_safe`).
+    """
     files = list(split.train) + list(split.val) + list(scan.excluded)
     sides = {**{p: "train" for p in split.train}, **{p: "val" for p in split.val},
              **{p: f"excluded: {reason}" for p, reason in scan.excluded.items()}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["file", "bytes", "width", "height", "split", "sha256"])
-        for name, relative in zip(files, relative_names(files)):
-            width, height = scan.sizes.get(name, ("", ""))
-            writer.writerow([relative, os.path.getsize(name), width, height, sides[name], split.digests.get(name, "")])
+    rows = [["file", "bytes", "width", "height", "split", "sha256"]]
+    for name, relative in zip(files, relative_names(files)):
+        width, height = scan.sizes.get(name, ("", ""))
+        rows.append([relative, os.path.getsize(name), width, height, sides[name], split.digests.get(name, "")])
+    write_file(path, csv_text(rows))
 
 
 def load_split(run_dir):

@@ -5,6 +5,12 @@ and resampling two models' scores on the same photos shows whether one is really
 """
 import numpy as np
 
+# Fewer photos than this give no verdict against a baseline. A percentile bootstrap resamples the
+# photos there are: one photo gives the point interval "0.005 [0.005, 0.005]", and below about ten
+# its intervals are far narrower than the spread of new photos would be (they cover the true mean
+# much less often than 95%).
+MIN_VERDICT_IMAGES = 10
+
 
 def bootstrap_ci(values, n_resamples=2000, confidence=0.95, seed=0):
     """Mean of per-image values and its percentile-bootstrap confidence interval.

@@ -44,6 +44,12 @@ def format_ci_table(summary, baseline="grey", digits=3):
     return text_table(cells) + "\n" + note
 
 
+def format_means_table(summary, baseline="grey", digits=3):
+    """A plain-text table of each model's mean per metric, without intervals or verdicts (too few photos for them)."""
+    return format_table({metric_label(metric): {model: summary[model][metric]["mean"] for model in summary}
+                         for metric in summary[baseline]}, digits)
+
+
 def metric_label(metric):
     """The metric's name with the way it improves, e.g. "auc (higher is better)"."""
     return f"{metric} ({metric_direction(metric)})" if metric_direction(metric) else metric

@@ -5,6 +5,7 @@ import zlib
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 
@@ -30,6 +31,15 @@ def module_folders_removed(tmp_path_factory):
             folder.unlink()
         elif folder.name != "lab-cache" and not folder.name.startswith("test_"):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small networks on tiny photos, batches of one 64 px image: extra threads only wait on each other (on a busy CPU, 10x slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def colour_photo(size=(80, 64), seed=0):

@@ -9,7 +9,7 @@ from pathlib import Path
 import colorlib
 
 LAYERS = [
-    ("settings", {"config", "runtime", "distributed", "atomic"}),
+    ("settings", {"config", "runtime", "distributed", "atomic", "markup"}),
     ("data", {"sources", "images", "cache", "lab", "dataset", "preprocessing"}),
     ("models", {"models", "heads", "bins", "losses", "predict"}),
     ("files", {"checkpoints"}),

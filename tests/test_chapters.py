@@ -16,9 +16,9 @@ def test_the_sources_table_and_colour_by_source_count_each_side_of_the_split():
     split = Split("folder", "given", ["/d/coco/a.jpg", "/d/imagenette/n1/b.jpg", "/d/imagenette/n1/c.jpg"],
                   ["/d/coco/v.jpg"], {}, {})
     table = sources_markdown(split).splitlines()
-    assert table[2].startswith("| `imagenette` | fastai's Imagenette: ten") and table[2].endswith("| 2 | 0 |")
+    assert table[2].startswith("| <code>imagenette</code> | fastai's Imagenette: ten") and table[2].endswith("| 2 | 0 |")
     assert "tench, English springer, cassette player" in table[2] and "URLs.IMAGENETTE_160" in table[2]
-    assert table[3].startswith("| `coco` |") and table[3].endswith("| 1 | 1 |")
+    assert table[3].startswith("| <code>coco</code> |") and table[3].endswith("| 1 | 1 |")
     lines = colourfulness_by_source(split, np.array([10.0, 30.0, 50.0, 20.0])).splitlines()
     assert [line.split()[:2] for line in lines[1:]] == [["imagenette", "(training)"], ["coco", "(training)"],
                                                          ["coco", "(validation)"]]

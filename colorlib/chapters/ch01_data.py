@@ -7,6 +7,7 @@ from PIL import Image
 
 from colorlib.config import PROFILES
 from colorlib.dataset import load_rgb
+from colorlib.markup import markdown_code
 from colorlib.metrics import colourfulness
 from colorlib.sources import relative_names
 from colorlib.tables import text_table
@@ -219,7 +220,7 @@ def sources_markdown(split):
     for source in read + [source for source in SOURCES if source not in used]:
         train, val = used.get(source, (0, 0))
         what, count, gathered, elsewhere = SOURCES.get(source, ("a folder of photos", None, "", ""))
-        lines.append(f"| `{source}` | {what} | {'' if count is None else f'{count:,}'} | {gathered} | {elsewhere} | "
+        lines.append(f"| {markdown_code(source)} | {what} | {'' if count is None else f'{count:,}'} | {gathered} | {elsewhere} | "
                      f"{train:,} | {val:,} |")
     return "\n".join(lines)
 
