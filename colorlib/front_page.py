@@ -16,7 +16,7 @@ from colorlib.capstone import CAPSTONE_SSIM, comparison_rows, hardware
 from colorlib.chapters.ch01_data import source_of
 from colorlib.chapters.ch05_scores import describe_shipped
 from colorlib.markup import markdown_code
-from colorlib.metrics import verdict_of
+from colorlib.metrics import HUE_TOLERANCE, verdict_of
 from colorlib.shipping import BASELINE, photos_colourfulness
 from colorlib.study import BUDGET_FIGURE, STUDY_FILE, study_table
 
@@ -317,16 +317,25 @@ def headline_verdict(metrics):
     if shipped:
         row = summary[shipped]
         sentences.append(f"The colorizer this run ships, {shipped}, paints {row['colourfulness']['mean'] / truth:.0%} "
-                         f"of the validation photos' own colour; against grey (no colour at all), it "
-                         f"{against_grey(row, colour_scores)}.")
+                         f"of the validation photos' own colour{right_hue_words(row)}; against grey (no colour at "
+                         f"all), it {against_grey(row, colour_scores)}.")
     generators = [m for m in summary if m not in (BASELINE, "mean_ab")]
     if generators:
         vivid = max(generators, key=lambda m: summary[m]["colourfulness"]["mean"])
         if vivid != shipped:
             row = summary[vivid]
-            sentences.append(f"The most colourful model, {vivid}, paints {row['colourfulness']['mean'] / truth:.0%}; "
+            sentences.append(f"The most colourful model, {vivid}, paints {row['colourfulness']['mean'] / truth:.0%}"
+                             f"{right_hue_words(row)}; "
                              f"against grey it {against_grey(row, {**colour_scores, 'ssim': ('SSIM', 3)})}.")
     return " ".join(sentences + [ssim])
+
+
+def right_hue_words(row):
+    """", and 31% of their clearly coloured pixels in about the right hue" (empty for runs before the metric)."""
+    if "right_hue" not in row:
+        return ""
+    return (f", and {row['right_hue']['mean']:.0%} of their clearly coloured pixels in about the right hue "
+            f"(within {HUE_TOLERANCE:.0f} degrees; grey paints none)")
 
 
 def training_sources(out_dir, main_source):

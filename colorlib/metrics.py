@@ -16,6 +16,12 @@ from colorlib.statistics import bootstrap_ci, paired_bootstrap_ci
 AB_DATA_RANGE = 2.0
 AUC_MAX_ERROR = 150  # Zhang, Isola and Efros (2016) sweep the ab error threshold from 0 to 150
 PSNR_MAX = 100.0  # dB: identical images would score infinity, which no mean or interval survives
+# Right hue: a pixel whose true chroma is at least COLOURED_CHROMA is clearly coloured; it is painted
+# right when the prediction's chroma is at least PAINTED_CHROMA (visibly not grey) and its hue
+# within HUE_TOLERANCE degrees of the truth's (red is not orange-red's neighbour at 30 degrees).
+COLOURED_CHROMA = 15.0
+PAINTED_CHROMA = 5.0
+HUE_TOLERANCE = 30.0
 
 # Which way each metric improves. None: no better direction; colourfulness describes a prediction,
 # and its gap to the truth's is best at zero (negative: duller than the truth, positive: more vivid).
@@ -26,6 +32,7 @@ HIGHER_IS_BETTER = {
     "psnr": True,
     "ciede2000": False,
     "auc": True,
+    "right_hue": True,
     "colourfulness": None,
     "colourfulness_gap": None,
 }
@@ -36,6 +43,7 @@ METRIC_NAMES = {
     "psnr": "PSNR (dB)",
     "ciede2000": "CIEDE2000",
     "auc": "AuC",
+    "right_hue": "right hue",
     "colourfulness": "colourfulness",
     "colourfulness_gap": "colourfulness gap",
 }
@@ -94,6 +102,33 @@ def ab_auc(fake_ab, real_ab):
     return area / AUC_MAX_ERROR
 
 
+def right_hue(fake_ab, real_ab):
+    """Share of each image's clearly coloured pixels painted in about the right hue (higher is better).
+
+    Colourfulness says how much colour a prediction has, not whether it is the right colour;
+    this says how often it is. Of the pixels whose true chroma (the length of their a*b*) is at
+    least ``COLOURED_CHROMA``, the share that the prediction paints with a chroma of at least
+    ``PAINTED_CHROMA`` and a hue angle within ``HUE_TOLERANCE`` degrees of the truth's. Grey scores
+    0, and only colour of the right hue raises it. A photo with no clearly coloured pixel scores 0
+    for every prediction (a tie, which leaves paired differences alone).
+
+    Parameters
+    ----------
+    fake_ab, real_ab : array, shape (..., 2, H, W), normalised
+
+    Returns
+    -------
+    ndarray, shape (...)
+    """
+    # a*b* as complex numbers a + ib: chroma is the modulus, the hue gap the angle of fake / real
+    fake, real = (AB_SCALE * (ab[..., 0, :, :] + 1j * ab[..., 1, :, :])
+                  for ab in (np.asarray(fake_ab, np.float64), np.asarray(real_ab, np.float64)))
+    hue_gap = np.angle(fake * np.conj(real), deg=True)
+    coloured = np.abs(real) >= COLOURED_CHROMA
+    right = coloured & (np.abs(fake) >= PAINTED_CHROMA) & (np.abs(hue_gap) <= HUE_TOLERANCE)
+    return right.sum(axis=(-2, -1)) / np.maximum(coloured.sum(axis=(-2, -1)), 1)
+
+
 def colourfulness(rgb):
     """Hasler and Suesstrunk's (2003) colourfulness of RGB images in [0, 1], per image.
 
@@ -130,8 +165,8 @@ def score_images(L, fake_ab, real_ab):
         ``"ssim"``: the capstone's SSIM (RGB, data range fake.max() - fake.min());
         ``"ssim_fixed"``: SSIM on RGB with data range 1; ``"ssim_ab"``: SSIM on the ab
         channels, data range 220 in natural units; ``"psnr"`` on RGB (:func:`psnr`);
-        ``"ciede2000"``: mean CIEDE2000; ``"auc"``: :func:`ab_auc`; ``"colourfulness"`` of the
-        prediction and ``"colourfulness_gap"``, prediction minus truth (:func:`colourfulness`).
+        ``"ciede2000"``: mean CIEDE2000; ``"auc"``: :func:`ab_auc`; ``"right_hue"``: :func:`right_hue`;
+        ``"colourfulness"`` of the prediction and ``"colourfulness_gap"``, prediction minus truth (:func:`colourfulness`).
         ``HIGHER_IS_BETTER`` says which way each improves.
     """
     L, fake_ab, real_ab = (_numpy(t) for t in (L, fake_ab, real_ab))
@@ -146,6 +181,7 @@ def score_images(L, fake_ab, real_ab):
         "psnr": psnr(fake_rgb, real_rgb),
         "ciede2000": np.array([mean_ciede2000(*image) for image in zip(L, fake_ab, real_ab)]),
         "auc": ab_auc(fake_ab, real_ab),
+        "right_hue": right_hue(fake_ab, real_ab),
         "colourfulness": fake_colourfulness,
         "colourfulness_gap": fake_colourfulness - colourfulness(real_rgb),
     }

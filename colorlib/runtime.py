@@ -2,8 +2,11 @@
 import contextlib
 import ctypes
 import ctypes.util
+import platform
 import random
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -117,11 +120,35 @@ def resolve_precision(precision, device):
 
 
 def cpu_features():
-    """What this CPU's kernels can use: ``cpu_capability``, torch's widest vector instructions
-    (``torch.backends.cpu.get_cpu_capability()``: "AVX2", "AVX512", ...), and ``cpu_bf16``
-    (:func:`cpu_bf16_instructions`). Training speed depends on them: bf16 pays only with the latter.
+    """What this CPU is and what its kernels can use: ``cpu_model`` (:func:`cpu_model`),
+    ``cpu_capability``, torch's widest vector instructions (``torch.backends.cpu.get_cpu_capability()``:
+    "AVX2", "AVX512", ...), and ``cpu_bf16`` (:func:`cpu_bf16_instructions`). Training speed depends on
+    them (bf16 pays only with the latter), and so do the last digits of a run's numbers: the kernels
+    torch picks differ from one kind of CPU to another.
     """
-    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_bf16": cpu_bf16_instructions()}
+    return {"cpu_model": cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "cpu_bf16": cpu_bf16_instructions()}
+
+
+def cpu_model():
+    """The CPU's marketing name ("AMD EPYC 9R14 ..."), or the machine's architecture where it cannot be read.
+
+    Linux names it in /proc/cpuinfo and macOS through sysctl; ``platform.processor()`` is often
+    empty or only "x86_64".
+    """
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    if platform.system() == "Darwin":
+        try:
+            return subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True,
+                                  timeout=5).stdout.strip() or platform.machine()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return platform.processor() or platform.machine()
 
 
 def compute_description(device):

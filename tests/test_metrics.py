@@ -16,6 +16,7 @@ from colorlib.metrics import (
     grey_ab,
     mean_ciede2000,
     psnr,
+    right_hue,
     score_images,
     summarize_with_ci,
 )
@@ -140,6 +141,24 @@ def test_auc_of_exact_constant_and_hopeless_errors():
     off_by_75 = np.stack([np.full((4, 4), 75 / AB_SCALE), np.zeros((4, 4))])  # every pixel 75 away
     assert ab_auc(off_by_75, real) == pytest.approx(75.5 / 150)  # in from t = 75, half the step's trapezoid
     assert ab_auc(np.full((2, 4, 4), 2.0), real) == 0.0  # 311 away: beyond every threshold
+
+
+def test_right_hue_counts_clearly_coloured_pixels_painted_within_30_degrees():
+    def ab(*pixels):  # (a*, b*) pairs in natural units, as a normalised (2, 1, n) image
+        return np.array(pixels, np.float64).T.reshape(2, 1, -1) / AB_SCALE
+
+    real = ab((30, 0), (0, 30), (-20, -20), (5, 5))  # three clearly coloured pixels, one nearly grey
+    assert right_hue(np.zeros_like(real), real) == 0  # grey paints none
+    assert right_hue(real, real) == 1  # the nearly grey pixel does not count
+    turned = 25 / 180 * np.pi  # each coloured pixel's hue turned by 25 degrees, its chroma halved
+    rotated = np.stack([0.5 * (np.cos(turned) * real[0] - np.sin(turned) * real[1]),
+                        0.5 * (np.sin(turned) * real[0] + np.cos(turned) * real[1])])
+    assert right_hue(rotated, real) == 1
+    fake = ab((30, 20), (0, 4), (20, 20), (-5, -5))  # 34 degrees off; too faint; opposite; not counted
+    assert right_hue(fake, real) == 0
+    assert right_hue(ab((30, 10), (0, 30), (0, 0), (0, 0)), real) == pytest.approx(2 / 3)
+    assert right_hue(ab((1, 1)), ab((1, 1))) == 0  # no clearly coloured pixel: 0 for every prediction
+    assert right_hue(np.stack([real, real]), np.stack([real, np.zeros_like(real)])).tolist() == [1, 0]
 
 
 def loop_colourfulness(rgb):

@@ -26,6 +26,7 @@ def test_auto_precision_is_bf16_on_a_cpu_exactly_where_it_has_bf16_instructions(
     described = compute_description(cpu)
     assert described["device"] == "cpu"
     assert described["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert isinstance(described["cpu_model"], str) and described["cpu_model"]
     assert described["auto_precision"] == ("bf16" if described["cpu_bf16"] else "fp32")
     assert resolve_precision("fp32", cpu) == "fp32"
     with pytest.raises(ValueError, match="fp16 needs a CUDA device"):

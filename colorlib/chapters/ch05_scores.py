@@ -1,7 +1,8 @@
 """Notebook 05, scoring the run: the takeaways, the results as Markdown tables, the example figures."""
 
 from colorlib.evaluation import examples, generator_ab, photo_batches, run_generators
-from colorlib.metrics import HIGHER_IS_BETTER, METRIC_NAMES, ciede2000_jnd, colourfulness_word, win_rates
+from colorlib.metrics import (COLOURED_CHROMA, HIGHER_IS_BETTER, HUE_TOLERANCE, METRIC_NAMES, ciede2000_jnd,
+                              colourfulness_word, win_rates)
 from colorlib.plots import show_comparison, show_ranked
 from colorlib.shipping import BASELINE, COLOUR_SHARE, photos_colourfulness, shipped_generator
 from colorlib.tables import mean_interval, metric_direction
@@ -118,9 +119,20 @@ def takeaways(metrics, scores, share=COLOUR_SHARE):
         f"photos; its AuC is {auc['mean']:.3f} against {grey['auc']['mean']:.3f}, {auc['difference']:+.3f} "
         f"[{auc['difference_low']:+.3f}, {auc['difference_high']:+.3f}] ({_verdict_words(auc)}), higher on "
         f"{rates['auc']:.0%} of them.",
-        f"- Its colourfulness is {colour:.1f} ({colourfulness_word(colour)}), {colour / truth:.0%} of the validation "
-        f"photos' own {truth:.1f} ({colourfulness_word(truth)}).",
+        f"- Amount of colour: its colourfulness is {colour:.1f} ({colourfulness_word(colour)}), {colour / truth:.0%} "
+        f"of the validation photos' own {truth:.1f} ({colourfulness_word(truth)})." + right_hue_sentence(summary),
     ])
+
+
+def right_hue_sentence(row):
+    """" Right colour: it paints 59% of the photos' clearly coloured pixels within 30 degrees of their hue."
+    (empty for a summary from before the metric)."""
+    if "right_hue" not in row:
+        return ""
+    hue = row["right_hue"]
+    return (f" Right colour: it paints {hue['mean']:.0%} [{hue['low']:.0%}, {hue['high']:.0%}] of the photos' clearly "
+            f"coloured pixels (chroma {COLOURED_CHROMA:.0f} or more) with a visible colour within {HUE_TOLERANCE:.0f} "
+            "degrees of their true hue; grey paints none.")
 
 
 def _verdict_words(row):
@@ -131,13 +143,14 @@ def _verdict_words(row):
     return "worse than grey: the 95% paired interval excludes zero"
 
 
-def results_markdown(summary, metrics=("ssim", "ciede2000", "auc", "colourfulness"), baseline="grey",
+def results_markdown(summary, metrics=("ssim", "ciede2000", "auc", "right_hue", "colourfulness"), baseline="grey",
                      photos_colourfulness=None, digits=3):
     """A Markdown table of :func:`colorlib.metrics.summarize_with_ci`'s output: a row per model, a column per metric.
 
     Each cell is "mean [low, high]"; a model's cell adds its paired difference from the baseline,
     in bold with "beats grey" where that interval excludes zero on the better side.
-    Colourfulness cells carry Hasler and Suesstrunk's word for the value.
+    Colourfulness cells carry Hasler and Suesstrunk's word for the value. A metric the summary
+    does not hold (``right_hue`` in runs older than it) is left out.
 
     Parameters
     ----------
@@ -153,6 +166,7 @@ def results_markdown(summary, metrics=("ssim", "ciede2000", "auc", "colourfulnes
     str
         Markdown.
     """
+    metrics = [metric for metric in metrics if all(metric in rows for rows in summary.values())]
     header = ["model"] + [METRIC_NAMES.get(metric, metric) + (f" ({way})" if (way := metric_direction(metric)) else "")
                           for metric in metrics]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
@@ -177,7 +191,7 @@ def results_markdown(summary, metrics=("ssim", "ciede2000", "auc", "colourfulnes
     return "\n".join(lines)
 
 
-def differences_markdown(summary, scores, baseline="grey", metrics=("ciede2000", "auc"), digits=3):
+def differences_markdown(summary, scores, baseline="grey", metrics=("ciede2000", "auc", "right_hue"), digits=3):
     """A Markdown table of each model's paired difference from the baseline and its win rate.
 
     Parameters
@@ -196,6 +210,7 @@ def differences_markdown(summary, scores, baseline="grey", metrics=("ciede2000",
     str
         Markdown: per metric, "model minus baseline [interval]" and the share of photos it wins.
     """
+    metrics = [metric for metric in metrics if metric in scores[baseline]]  # right_hue: not in older runs
     rates = win_rates(scores, baseline, metrics)
     header = ["model"]
     for metric in metrics:
