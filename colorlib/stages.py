@@ -255,7 +255,7 @@ def train_gan(split, config, run_dir, show=None, log=print):
     """Train the conditional GAN from the pretrained generator; checkpoint each epoch.
 
     With ``config.gan_photos`` the GAN trains on that many of the training photos, drawn at
-    random. After every epoch the capstone's SSIM on ``config.ssim_images`` validation images and
+    random, in batches of ``config.gan_batch_size`` (when set). After every epoch the capstone's SSIM on ``config.ssim_images`` validation images and
     the epoch's training time in ``seconds`` join the history, which also keeps every step's
     losses (``step_losses``: one or two epochs are too few points for a curve). Every
     ``config.display_every`` steps (0: never) a figure of the same first validation photos
@@ -272,12 +272,13 @@ def train_gan(split, config, run_dir, show=None, log=print):
     if not pretrained.get("complete", False):
         raise RuntimeError(f"pretraining in {run_dir} stopped after epoch {pretrained['epoch']}: "
                            "finish it (rerun notebook 03) before training the GAN")
+    encoder = encoder_of(generator)
     generator = prepare(generator, config, device, processes)
-    discriminator = prepare(PatchDiscriminator(n_down=config.disc_layers), config, device, processes)
+    discriminator = prepare(PatchDiscriminator(filters=config.disc_filters, n_down=config.disc_layers), config, device, processes)
     weight = config.lambda_cross_entropy if config.gan_reconstruction == "cross_entropy" else config.lambda_l1
     gan = ColorizationGAN(generator, discriminator, config.gan_lr, (config.beta1, config.beta2), weight,
                           config.gan_mode, precision, config.micro_batches, config.gan_reconstruction,
-                          spec.output_stride)
+                          spec.output_stride, encoder, config.gan_lr * config.encoder_lr_scale)
     val = validation_batch(split, config, config.ssim_images)
 
     @with_epoch_seconds
@@ -300,7 +301,8 @@ def train_gan(split, config, run_dir, show=None, log=print):
     checkpoint = StageCheckpoint(Path(run_dir) / GAN_FILE, "gan",
                                  f"{training_photos(split)} after {pretrained['step']} pretraining steps",
                                  {"weights": pretrained["weights"], "spec": spec.asdict()})
-    history = fit(gan, datasets(split, config)[0], config.gan_epochs, config, device, checkpoint, processes,
+    gan_config = config.replace(batch_size=config.gan_batch_size or config.batch_size)
+    history = fit(gan, datasets(split, config)[0], config.gan_epochs, gan_config, device, checkpoint, processes,
                   on_epoch_end=validation_ssim, on_step=show_progress if processes.is_main else None, log=log,
                   keep_step_losses=True)
     if processes.is_main:

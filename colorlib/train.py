@@ -27,8 +27,8 @@ RESUMABLE_CHANGES = {"profile", "pretrain_epochs", "gan_epochs", "display_every"
                      "max_memory"}
 # Settings that only the GAN stage reads: a pretraining checkpoint resumes under other values, so
 # that trying another GAN on a finished pretraining trains the GAN alone.
-GAN_ONLY_FIELDS = {"gan_photos", "gan_lr", "beta1", "beta2", "lambda_l1", "gan_reconstruction",
-                   "lambda_cross_entropy", "gan_mode"}
+GAN_ONLY_FIELDS = {"gan_photos", "gan_batch_size", "gan_lr", "beta1", "beta2", "lambda_l1", "gan_reconstruction",
+                   "lambda_cross_entropy", "gan_mode", "disc_layers", "disc_filters"}
 
 
 @dataclasses.dataclass(frozen=True)

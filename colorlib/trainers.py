@@ -193,10 +193,15 @@ class ColorizationGAN(Trainer):
         The generator's (:func:`colorlib.models.cut_decoder`): the discriminator sees the true
         ab at that resolution too (:func:`colorlib.models.at_output_stride`), so that it judges
         colour, not sharpness.
+    encoder : nn.Module, optional
+        A part of the generator (its pretrained encoder) trained at ``encoder_lr`` instead of
+        ``lr``, as in pretraining: the features keep what ImageNet taught them.
+    encoder_lr : float, optional
     """
 
     def __init__(self, generator, discriminator, lr=2e-4, betas=(0.5, 0.999), lambda_l1=100.0,
-                 gan_mode="vanilla", precision="fp32", micro_batches=1, reconstruction="l1", output_stride=1):
+                 gan_mode="vanilla", precision="fp32", micro_batches=1, reconstruction="l1", output_stride=1,
+                 encoder=None, encoder_lr=None):
         device = next(generator.parameters()).device
         super().__init__(precision, micro_batches, device.type)
         self.generator = generator
@@ -208,7 +213,7 @@ class ColorizationGAN(Trainer):
         self.output_stride = output_stride
         self.gan_loss = GANLoss(gan_mode).to(device)
         self.l1 = nn.L1Loss()
-        self.opt_G = adam(generator.parameters(), lr, betas)
+        self.opt_G = adam(parameter_groups(generator, lr, encoder, encoder_lr), lr, betas)
         self.opt_D = adam(discriminator.parameters(), lr, betas)
 
     def modules(self):

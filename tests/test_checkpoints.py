@@ -94,6 +94,19 @@ def test_malformed_or_non_finite_generators_are_refused_naming_the_file(generato
             colorizer.read_checkpoint(path)
 
 
+def test_a_checkpoint_written_before_the_later_fields_reads_with_their_defaults(generator_file, tmp_path):
+    def drop_later_fields(state):
+        for name in ("decoder", "gan_batch_size", "disc_filters"):
+            state["config"].pop(name)
+
+    path = rewrite(generator_file, tmp_path / "older.pt", drop_later_fields)
+    from colorlib.checkpoints import checkpoint_config
+
+    _, spec, state = stages.load_generator(path)
+    config = checkpoint_config(state, path)
+    assert spec.decoder == "unet" and (config.decoder, config.gan_batch_size, config.disc_filters) == ("unet", 0, 64)
+
+
 @pytest.mark.parametrize("name, why", [("empty.pt", "is empty"), ("truncated.pt", "may be truncated")])
 def test_empty_or_truncated_files_are_refused_naming_the_file(generator_file, tmp_path, name, why):
     data = generator_file.read_bytes()

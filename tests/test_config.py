@@ -58,6 +58,8 @@ def test_gan_cross_entropy_needs_a_classification_head():
     ({"gan_epochs": -2}, "gan_epochs must be an integer of 0 or more"),
     ({"n_images": -1}, "n_images must be an integer of 0 or more"),
     ({"gan_photos": 1.5}, "gan_photos must be an integer of 0 or more, got 1.5"),
+    ({"gan_batch_size": -1}, "gan_batch_size must be an integer of 0 or more, got -1"),
+    ({"disc_filters": 0}, "disc_filters must be a positive integer, got 0"),
     ({"val_fraction": 1.0}, "val_fraction must lie strictly between 0 and 1, got 1.0"),
     ({"val_fraction": 0}, "val_fraction must lie strictly between 0 and 1"),
     ({"pretrain_lr": 0.0}, "pretrain_lr must be a finite positive number"),

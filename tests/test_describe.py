@@ -109,6 +109,8 @@ def test_gan_sentences_are_computed():
     assert "0.880" in describe_val_ssim(HISTORY, 0.91, 5) and "0.910" in describe_val_ssim(HISTORY, 0.91, 5)
     split = Split(source="samples", reason="", train=["a"] * 10, val=["b"], digests={}, counts={})
     assert f"**{config.gan_epochs} epochs** on **10 photos**" in describe_gan_budget(config, split)
+    assert "batches of 4: **4 steps**" in describe_gan_budget(config, split)  # 2 epochs of 10 // 4 batches
+    assert "batches of 5: **6 steps**" in describe_gan_budget(config.replace(gan_batch_size=5, gan_epochs=3), split)
 
 
 def test_grey_ssim_of_a_batch():
@@ -127,3 +129,22 @@ def test_colorized_variants_are_described():
     assert len(table.splitlines()) == 2 + len(variants) + 1 and "the photo's own colours" in table
     assert "most colourful colorization" in describe_variants(variants, colorized)
     assert len(plots.show_variants_colorized(variants, colorized).axes) == 2 * len(variants)
+
+
+def test_the_gan_is_weighed_against_the_pretrained_generator_with_paired_intervals():
+    from colorlib.chapters.ch04_gan import gan_against_pretrained_markdown
+
+    rng = np.random.default_rng(0)
+    base = {metric: rng.uniform(0.2, 0.8, 40) for metric in ("colourfulness", "right_hue", "ciede2000", "auc")}
+    gan = {"colourfulness": base["colourfulness"] + 0.1, "right_hue": base["right_hue"] - 0.05,
+           "ciede2000": base["ciede2000"] + rng.normal(0, 0.01, 40), "auc": base["auc"] + 0.02}
+    history = [{"seconds": 90.0, "images_per_s": 8.0, "step_losses": {"D": [0.7] * 600}},
+               {"seconds": 30.0, "images_per_s": 9.5, "step_losses": {"D": [0.6] * 400}}]
+    text = gan_against_pretrained_markdown({"pretrained": base, "gan": gan}, history)
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert "| +0.1 [+0.1, +0.1] | the GAN paints more |" in rows["colourfulness (amount of colour)"]
+    assert rows["right hue (share of coloured pixels)"].endswith("| the GAN is worse |")
+    assert rows["AuC (higher is better)"].endswith("| the GAN is better |")
+    assert rows["CIEDE2000 (lower is better)"].endswith("| a tie: the interval holds zero |")
+    assert "**1,000 steps** in **2.0 minutes** (9.5 images a second" in text
+    assert "no GAN" in gan_against_pretrained_markdown({"pretrained": base}, history)

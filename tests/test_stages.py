@@ -27,7 +27,7 @@ def run(tmp_path_factory):
     (data / "copy_of_photo0.png").write_bytes((data / "photo0.png").read_bytes())
     run_dir = tmp_path_factory.mktemp("run")
     config = get_config("smoke", data=str(data), n_images=0, gan_epochs=1, display_every=1, size=32,
-                        load_size=64, crop_scale=0.5, pretrain_schedule="one_cycle")
+                        load_size=64, crop_scale=0.5, pretrain_schedule="one_cycle", gan_batch_size=2, disc_filters=16)
     split = stages.make_split(config, run_dir, log=lambda line: None)
     generator, weights = stages.new_generator(config, verbose=False)
     pretrain_history = stages.pretrain(generator, split, config, run_dir, weights, log=lambda line: None)
@@ -72,13 +72,14 @@ def test_training_writes_checkpoints_and_histories(run):
         assert record["checks"][-1] == {"step": epoch * steps, "val_L1": record["val_L1"], "grey_L1": record["grey_L1"]}
         assert len(record["step_losses"]["L1"]) == steps
     assert set(gan_history[0]) >= {"D_fake", "D_real", "D", "G_GAN", "G_L1", "G", "val_ssim", "seconds"}
-    steps = len(split.train) // config.batch_size
+    steps = len(split.train) // config.gan_batch_size  # the GAN's own batch, not pretraining's
     assert gan_history[0]["seconds"] > 0 and len(gan_history[0]["step_losses"]["D"]) == steps
     assert json.loads((run_dir / stages.GAN_HISTORY_FILE).read_text()) == gan_history
     state = torch.load(run_dir / stages.GAN_FILE, weights_only=True)
     assert set(state) >= {"generator", "discriminator", "opt_G", "opt_D", "config", "weights"}
     assert state["weights"] == "random"
-    assert len(shown) == len(split.train) // config.batch_size  # one Gray / Fake / Real per step
+    assert state["discriminator"]["model.0.weight"].shape[0] == config.disc_filters
+    assert len(shown) == len(split.train) // config.gan_batch_size  # one Gray / Fake / Real per step
 
 
 def test_evaluation_scores_both_baselines_and_both_generators(run):

@@ -3,7 +3,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from colorlib.metrics import grey_ab, score_images, verdict_of
+from colorlib.metrics import HIGHER_IS_BETTER, grey_ab, score_images, summarize_with_ci, verdict_of
 
 
 def gan_objective_markdown(config):
@@ -104,12 +104,14 @@ def describe_val_ssim(history, grey, n_photos, capstone_ssim=0.87):
 
 
 def describe_gan_budget(config, split, capstone_epochs=(30, 70)):
-    """One sentence: how many epochs and photos the GAN trains on, from the config and the split."""
+    """One sentence: how many epochs, photos and steps the GAN trains on, from the config and the split."""
     photos = min(config.gan_photos, len(split.train)) if config.gan_photos else len(split.train)
+    batch = min(config.gan_batch_size or config.batch_size, photos)
+    steps = config.gan_epochs * (photos // batch)
     return (f"This run trains the GAN for **{config.gan_epochs} epoch{'s' if config.gan_epochs != 1 else ''}** "
-            f"on **{photos:,} photos** at {config.size} px, after {config.pretrain_epochs} pretraining "
-            f"epoch{'s' if config.pretrain_epochs != 1 else ''}; the capstone trained {capstone_epochs[0]} + "
-            f"{capstone_epochs[1]} epochs at 256 px.")
+            f"on **{photos:,} photos** at {config.size} px in batches of {batch}: **{steps:,} steps**, after "
+            f"{config.pretrain_epochs} pretraining epoch{'s' if config.pretrain_epochs != 1 else ''}; the capstone "
+            f"trained {capstone_epochs[0]} + {capstone_epochs[1]} epochs at 256 px.")
 
 
 def describe_gan_balance(history):
@@ -240,3 +242,58 @@ def gan_in_one_line(added_colour, photos_colourfulness, better, worse):
         [f"a worse {'one' if better else 'verdict against grey'} on {' and '.join(worse)}"] if worse else [])
     return (f"**In one line: the GAN paints {colour}, with "
             + (", and ".join(moved) if moved else "the same verdicts against grey on every score") + ".**")
+
+
+GAN_VERSUS_PRETRAINED = (("colourfulness", "colourfulness (amount of colour)", 1),
+                         ("right_hue", "right hue (share of coloured pixels)", 3),
+                         ("ciede2000", "CIEDE2000 (lower is better)", 2), ("auc", "AuC (higher is better)", 3))
+
+
+def gan_against_pretrained_markdown(scores, history):
+    """The GAN weighed against the generator it started from: paired intervals and what it cost.
+
+    Parameters
+    ----------
+    scores : dict
+        {"pretrained", "gan": {metric: per-image ndarray}} on the same validation photos
+        (:func:`colorlib.evaluation.evaluate_generators`).
+    history : list of dict
+        The GAN's history (:func:`colorlib.stages.train_gan`): its steps and seconds.
+
+    Returns
+    -------
+    str
+        Markdown: a row per score with both means and the GAN minus the pretrained generator,
+        a 95% paired bootstrap interval and its verdict, then the steps and minutes.
+    """
+    if "gan" not in scores or "pretrained" not in scores:
+        return "The run has no GAN generator to set beside the pretrained one."
+    summary = summarize_with_ci({"pretrained": scores["pretrained"], "gan": scores["gan"]}, baseline="pretrained")
+    lines = ["| score | pretrained | GAN | GAN minus pretrained [95% paired] | verdict |", "|" + " --- |" * 5]
+    for metric, name, digits in GAN_VERSUS_PRETRAINED:
+        if metric not in summary["gan"]:
+            continue
+        gan, pretrained = summary["gan"][metric], summary["pretrained"][metric]
+        lines.append(f"| {name} | {pretrained['mean']:.{digits}f} | {gan['mean']:.{digits}f} | "
+                     f"{gan['difference']:+.{digits}f} [{gan['difference_low']:+.{digits}f}, "
+                     f"{gan['difference_high']:+.{digits}f}] | {paired_verdict(metric, gan)} |")
+    steps = gan_steps(history)
+    seconds = sum(record.get("seconds", 0) for record in history)
+    cost = (f"The GAN trained **{steps:,} steps** in **{seconds / 60:.1f} minutes** "
+            f"({history[-1].get('images_per_s', float('nan')):.1f} images a second in its last epoch), "
+            "every photo scored by both generators.")
+    return "\n".join(lines) + "\n\n" + cost
+
+
+def paired_verdict(metric, row):
+    """A GAN-minus-pretrained interval in words; colourfulness, which has no better side, as more or less."""
+    if row["difference_low"] <= 0 <= row["difference_high"]:
+        return "a tie: the interval holds zero"
+    if HIGHER_IS_BETTER.get(metric) is None:
+        return "the GAN paints more" if row["difference_low"] > 0 else "the GAN paints less"
+    return f"the GAN is {verdict_of(metric, row)}"
+
+
+def gan_steps(history):
+    """The GAN's training steps, counted from the losses its history keeps for every step."""
+    return sum(len(record.get("step_losses", {}).get("D", ())) for record in history)
