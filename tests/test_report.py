@@ -78,7 +78,7 @@ def test_index_page_sets_the_run_beside_the_capstone(tmp_path):
     page = index_page(run, out_dir=tmp_path)
     assert "This run and the capstone" in page and "<td>1,543</td>" in page
     assert "<td>9,000 COCO photos (of 12,000 drawn from fastai&#x27;s 21,837-photo COCO sample)</td>" in page
-    assert "<td>30 + 70</td>" in page and "+ 2 (the GAN on 1,500 photos)</td>" in page  # the override reaches it
+    assert "<td>30 + 70</td>" in page and "+ 2 (the GAN on 8,000 photos)</td>" in page  # the override reaches it
     assert "<td>one NVIDIA V100 GPU</td><td>2 CPU cores, no GPU</td>" in page
     assert "39.6 minutes (notebooks 03 and 04)" in page
     assert "runs/cpu" not in page and "{" not in page.split("</style>")[1]
