@@ -26,10 +26,12 @@ LESSONS = {
                        "from the validation photos'; the train / validation split done right; one pixel converted "
                        "to Lab by hand, and the L*, a*, b* channels",
     "02_preprocessing": "contrast stretching and equalisation, and what each does to L*",
-    "03_pretrain_generator": "why L1 and MSE grey the colours, the a*b* bins with their prior and the annealed mean, "
-                             "one training step written plainly, then the U-Net pretrained",
-    "04_train_gan": "the PatchGAN discriminator, one GAN step written plainly, and what the GAN adds against grey",
-    "05_ssim_analysis": "why SSIM cannot see colour, colour-aware scores against grey, and the colorizer shipped",
+    "03_pretrain_generator": "why L1 and MSE grey the colours, the a*b* bins with their prior, rebalanced weights and "
+                             "the annealed mean, one training step written plainly, then the generator pretrained",
+    "04_train_gan": "the PatchGAN discriminator, one GAN step written plainly, and what the GAN adds to the generator "
+                    "it started from, with paired intervals",
+    "05_ssim_analysis": "why SSIM cannot see colour, the amount and the rightness of colour against grey, and the "
+                        "colorizer shipped",
     "06_colorize_your_photos": "colorizing any photo at full resolution: colour from the model, lightness from "
                                "the photo",
     "07_what_makes_colour_appear": "what makes colour appear: the recipe's levers, each trained from scratch for the "
