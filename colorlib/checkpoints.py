@@ -118,7 +118,7 @@ def check_checkpoint(state, path, require=(), expected=CHECKPOINT):
 
 # Config fields added after checkpoints were first written: their defaults do what colorlib did
 # before they existed, so a checkpoint without them is read with the defaults.
-LATER_FIELDS = {"gan_reconstruction", "lambda_cross_entropy", "decoder", "gan_batch_size", "disc_filters"}
+LATER_FIELDS = {"gan_reconstruction", "lambda_cross_entropy", "decoder", "gan_batch_size", "disc_filters", "study_full_budget"}
 
 
 def checkpoint_config(state, path):

@@ -18,7 +18,7 @@ from colorlib.chapters.ch05_scores import describe_shipped
 from colorlib.markup import markdown_code
 from colorlib.metrics import HUE_TOLERANCE, verdict_of
 from colorlib.shipping import BASELINE, photos_colourfulness
-from colorlib.study import BUDGET_FIGURE, STUDY_FILE, study_table
+from colorlib.study import BUDGET_FIGURE, STUDY_FILE, full_budget_markdown, study_table
 
 # What each notebook teaches, one line each, for the front page's "start here" list.
 LESSONS = {
@@ -35,7 +35,8 @@ LESSONS = {
     "06_colorize_your_photos": "colorizing any photo at full resolution: colour from the model, lightness from "
                                "the photo",
     "07_what_makes_colour_appear": "what makes colour appear: the recipe's levers, each trained from scratch for the "
-                                   "same budget and scored beside grey",
+                                   "same budget and scored beside grey, and the L1 loss against the classification at "
+                                   "the recipe's whole budget",
 }
 
 
@@ -202,6 +203,8 @@ def summary_page(run, metrics, out_dir):
                   f"Each lever trained from scratch for {study['images']:,} training images, scored on the same "
                   f"{study['n_val']} validation photos at {study['size']} px; differences from grey with 95% paired "
                   "intervals, bold where they exclude zero on the better side.", "", study_table(study), "",
+                  *([f"The other loss at the recipe's whole budget, beside the run's pretrained generator:", "",
+                     full_budget_markdown(study), ""] if study.get("full_budget") else []),
                   "The run's recipe at several budgets, the largest the run's own pretrained generator:", "",
                   study_table(study, "budget"), ""]
         if (Path(out_dir) / BUDGET_FIGURE).is_file():
@@ -384,6 +387,10 @@ def index_page(run, metrics=None, out_dir=None):
     if out_dir is not None and (Path(out_dir) / STUDY_FILE).is_file():
         record = json.loads((Path(out_dir) / STUDY_FILE).read_text())
         levers = markdown_table_html(study_table(record))
+        if record.get("full_budget"):
+            table, cost = full_budget_markdown(record).split("\n\n", 1)
+            levers += ("<p>The other loss at the recipe's whole budget, beside the run's pretrained generator "
+                       f"(95% paired intervals):</p>{markdown_table_html(table)}<p>{html.escape(cost)}</p>")
         curve = (f'<figure><img src="{BUDGET_FIGURE}" alt="The budget curve"><figcaption>The run\'s recipe at '
                  f"{len(record.get('budget', []))} budgets, the largest the run's own pretrained generator"
                  "</figcaption></figure>") if (Path(out_dir) / BUDGET_FIGURE).is_file() else ""

@@ -3,8 +3,10 @@
 A lever is a set of config changes to the run's own recipe. Each is trained from scratch in a
 folder of its own, on the run's training photos (or a share of them), for the same number of
 training images seen, then scored beside grey on the run's validation photos (notebook 07).
-The budget curve is the recipe itself trained for several budgets, the largest the run's own
-pretrained generator, scored the same way.
+A short budget ranks many levers cheaply but can rank them wrongly: the top lever, the loss,
+is also trained for the recipe's whole budget (every photo, every epoch) and set beside the
+run's own pretrained generator with paired intervals. The budget curve is the recipe itself
+trained for several budgets, the largest the run's own pretrained generator, scored the same way.
 """
 import dataclasses
 import math
@@ -22,12 +24,13 @@ from colorlib.predict import predict_ab
 from colorlib.runtime import seed_everything
 from colorlib.shipping import photos_colourfulness
 from colorlib.splits import training_subset, validation_batch
+from colorlib.tables import PAIRED_SCORES
 from colorlib.stages import new_generator, pretrain, train_gan, training_seconds
 
 STUDY_FILE = "study.json"
 BUDGET_FIGURE = "budget_curve.png"  # notebook 07 saves the curve in the run folder; the report shows it
 RECIPE_ROW = "the run's recipe"
-BUDGET_FACTORS = (0.5, 1, 2)  # the budget curve's points trained from scratch, in units of the levers' budget
+BUDGET_FACTORS = (0.5, 1)  # the budget curve's points trained from scratch, in units of the levers' budget
 
 
 @dataclasses.dataclass
@@ -38,6 +41,7 @@ class Lever:
     changes: dict
     photo_share: float = 1.0  # share of the run's training photos
     gan: bool = False
+    full_budget: bool = False  # trained as long as the run's own pretraining, not for the levers' budget
 
 
 def recipe_changes(config):
@@ -53,28 +57,39 @@ def default_levers(config):
       (or the other way round);
     - the decoder: fastai's DynamicUnet stopped at the same quarter of the side, in place of the
       lean head (when the recipe uses the lean head);
-    - the design: the capstone's full U-Net, decoding every pixel, at 64 px with its loss on one
-      pixel in four, which is what the same budget affords it (when the recipe stops its decoder early);
     - the rebalancing: the paper's half-and-half mix (or none, when the recipe uses the paper's).
     The GAN is not a row: notebooks 04 and 05 measure it at the run's full budget.
     """
     own = recipe_changes(config)
-    levers = [Lever(RECIPE_ROW, own)]
-    if config.head == "classification":
-        levers.append(Lever("the recipe with L1 regression (the capstone's loss)", {**own, "head": "regression"}))
-    else:
-        levers.append(Lever("the recipe with the classification loss", {**own, "head": "classification"}))
+    levers = [Lever(RECIPE_ROW, own), Lever(*other_loss(config))]
     if config.decoder == "lean":
         levers.append(Lever("the recipe with fastai's U-Net decoder (stopped at a quarter)", {**own, "decoder": "unet"}))
-    if config.output_stride > 1:
-        levers.append(Lever("the recipe with the full U-Net (64 px, loss on 1 pixel in 4)",
-                            {**own, "decoder": "unet", "size": min(64, config.size), "output_stride": 1,
-                             "loss_stride": 2}))
     if config.head == "classification":
         other = 0.5 if config.rebalance != 0.5 else 1.0
         levers.append(Lever(f"the recipe with rebalance {other:g} (" + ("the paper's)" if other == 0.5 else "none)"),
                             {**own, "rebalance": other}))
     return levers
+
+
+def other_loss(config):
+    """The recipe with the other loss: L1 regression (the capstone's) for a classifier, or the classification."""
+    if config.head == "classification":
+        return "the recipe with L1 regression (the capstone's loss)", {**recipe_changes(config), "head": "regression"}
+    return "the recipe with the classification loss", {**recipe_changes(config), "head": "classification"}
+
+
+def full_budget_levers(config):
+    """The levers trained for the run's whole pretraining budget: the other loss, the course's main change.
+
+    At the levers' short budget L1 regression can look better than the classification it is
+    replaced by; only the budget the recipe is really trained for says which loss it should use.
+    ``config.study_full_budget`` False trains none (the study then costs minutes, not a second
+    pretraining).
+    """
+    if not config.study_full_budget:
+        return []
+    name, changes = other_loss(config)
+    return [Lever(f"{name}, full budget", changes, full_budget=True)]
 
 
 def lever_config(config, lever, images, n_train):
@@ -88,7 +103,8 @@ def lever_config(config, lever, images, n_train):
     changes = dict(lever.changes)
     if changes.get("head", config.head) != "classification":
         changes.setdefault("gan_reconstruction", "l1")  # a regression head has no cross-entropy to keep
-    return config.replace(**changes, pretrain_epochs=epochs, gan_epochs=1 if lever.gan else 0,
+    # One validation check an epoch: a lever's curve is not shown, and checks of 195 photos add up.
+    return config.replace(**changes, pretrain_epochs=epochs, gan_epochs=1 if lever.gan else 0, checks_per_epoch=1,
                           resume=True, progress=False, display_every=0), photos
 
 
@@ -149,15 +165,17 @@ def run_study(config, split, run_dir, images, levers=None, log=print):
         The levers' budget, in training images seen (:func:`lever_config`); the curve's points
         trained from scratch are :func:`budget_points`.
     levers : list of Lever, optional
-        :func:`default_levers` when None.
+        :func:`default_levers` and :func:`full_budget_levers` when None.
 
     Returns
     -------
     (dict, dict)
-        What ``study.json`` holds (``levers`` and ``budget``: one record per row, ``summary``:
-        every row's scores beside grey's) and every row's per-photo scores.
+        What ``study.json`` holds (``levers``, ``budget`` and, with full-budget levers,
+        ``full_budget``: one record per row, the recipe's own first; ``summary``: every row's
+        scores beside grey's; ``full_budget_versus_recipe``: the full-budget rows beside the
+        recipe's, paired) and every row's per-photo scores.
     """
-    levers = default_levers(config) if levers is None else levers
+    levers = default_levers(config) + full_budget_levers(config) if levers is None else levers
     trained, generators = {}, {}
 
     def train(lever, budget):  # a lever and a budget trained once, whichever list names them
@@ -168,10 +186,11 @@ def run_study(config, split, run_dir, images, levers=None, log=print):
             trained[key] = pair, {**record, "folder": folder.relative_to(run_dir).as_posix()}
         return trained[key]
 
-    records = []
+    records, full = [], []
     for lever in levers:
-        generators[lever.name], record = train(lever, images)
-        records.append(record)
+        budget = len(split.train) * config.pretrain_epochs if lever.full_budget else images
+        generators[lever.name], record = train(lever, budget)
+        (full if lever.full_budget else records).append(record)
     curve, own = [], Lever(RECIPE_ROW, recipe_changes(config))
     for budget in budget_points(config, len(split.train), images):
         pair, record = train(own, budget)
@@ -184,6 +203,11 @@ def run_study(config, split, run_dir, images, levers=None, log=print):
     study = {"images": images, "n_val": len(split.val), "size": config.photo_size,
              "photos_colourfulness": photos_colourfulness(summary), "levers": records, "budget": curve,
              "summary": summary}
+    if full:
+        recipe = curve[-1]["lever"]
+        study["full_budget"] = [curve[-1], *full]
+        study["full_budget_versus_recipe"] = summarize_with_ci(
+            {name: scores[name] for name in [recipe] + [record["lever"] for record in full]}, baseline=recipe)
     save_json(Path(run_dir) / STUDY_FILE, study)
     return study, scores
 
@@ -214,11 +238,11 @@ def study_table(study, part="levers", digits=2):
     ----------
     study : dict
         What ``study.json`` holds.
-    part : {"levers", "budget"}
-        The levers at one budget, or the recipe's budget curve.
+    part : {"levers", "budget", "full_budget"}
+        The levers at one budget, the recipe's budget curve, or the levers at the recipe's whole budget.
     """
     header = ("| {} | photos x epochs | train time | CIEDE2000 (lower), vs grey [95%] | AuC (higher), vs grey [95%] "
-              "| colourfulness (photos: {:.1f}) |".format("lever" if part == "levers" else "budget",
+              "| colourfulness (photos: {:.1f}) |".format("budget" if part == "budget" else "lever",
                                                           study["photos_colourfulness"]))
     lines = [header, "| --- | --- | --- | --- | --- | --- |"]
     grey = study["summary"]["grey"]
@@ -231,6 +255,69 @@ def study_table(study, part="levers", digits=2):
                      f"| {_versus(row['ciede2000'], digits)} | {_versus(row['auc'], 3)} "
                      f"| {row['colourfulness']['mean']:.1f} |")
     return "\n".join(lines)
+
+
+def full_budget_markdown(study):
+    """The full-budget levers against the recipe's own pretrained generator: paired intervals and a verdict per score.
+
+    Returns
+    -------
+    str
+        Markdown: a row per score and lever with both means, the lever minus the recipe, its 95%
+        paired bootstrap interval and what it says; the minutes each trained.
+    """
+    if not study.get("full_budget"):
+        return "This run's study trained no lever for the full budget (`study_full_budget` is off)."
+    recipe, *others = study["full_budget"]
+    versus = study["full_budget_versus_recipe"]
+    lines = ["| score | lever | the recipe | lever | lever minus the recipe [95% paired] | verdict |", "|" + " --- |" * 6]
+    for record in others:
+        for metric, label, digits in PAIRED_SCORES:
+            if metric not in versus[record["lever"]]:
+                continue
+            row, base = versus[record["lever"]][metric], versus[recipe["lever"]][metric]
+            lines.append(f"| {label} | {record['lever']} | {base['mean']:.{digits}f} | {row['mean']:.{digits}f} "
+                         f"| {row['difference']:+.{digits}f} [{row['difference_low']:+.{digits}f}, "
+                         f"{row['difference_high']:+.{digits}f}] | {lever_verdict(metric, row)} |")
+    minutes = ", ".join([f"the recipe {recipe['train_seconds'] / 60:.1f}"]
+                        + [f"{record['lever']} {record['train_seconds'] / 60:.1f}" for record in others])
+    return ("\n".join(lines) + f"\n\nEach saw {recipe['images_seen']:,} training images "
+            f"({recipe['photos']:,} photos x {recipe['epochs']} epochs); minutes of training: {minutes}.")
+
+
+def describe_full_budget(study):
+    """Computed sentences: what the full budget says of the other loss against the recipe, and whether the short budget said the same."""
+    if not study.get("full_budget"):
+        return ""
+    recipe, *others = study["full_budget"]
+    versus, lines = study["full_budget_versus_recipe"], []
+    for record in others:
+        rows = versus[record["lever"]]
+        verdicts = "; ".join(f"{label.split(' (')[0]}: {lever_verdict(metric, rows[metric])}"
+                             for metric, label, _ in PAIRED_SCORES if metric in rows)
+        lines.append(f"- At the recipe's whole budget ({recipe['images_seen']:,} images), **{record['lever']}** "
+                     f"against the recipe: {verdicts}.")
+        short = next((lever for lever in study["levers"] if lever["changes"] == record["changes"]), None)
+        if short is not None:
+            own = study["summary"][RECIPE_ROW]["colourfulness"]["mean"]
+            theirs = study["summary"][short["lever"]]["colourfulness"]["mean"]
+            now = rows["colourfulness"]["difference"]
+            turned = (theirs > own) != (now > 0)
+            lines.append(f"- At the levers' budget ({study['images']:,} images) the same loss painted "
+                         f"{theirs:.1f} against the recipe's {own:.1f}; at the whole budget {rows['colourfulness']['mean']:.1f} "
+                         f"against {versus[recipe['lever']]['colourfulness']['mean']:.1f}: "
+                         + ("the short budget ranked the two the other way round." if turned else
+                            "the short budget ranked the two the same way."))
+    return "\n".join(lines)
+
+
+def lever_verdict(metric, row):
+    """A lever-minus-recipe interval in words: a tie when it holds zero, else which of the two is closer."""
+    if row["difference_low"] <= 0 <= row["difference_high"]:
+        return "a tie: the interval holds zero"
+    if row["beats_baseline"] is None:
+        return "the lever paints more" if row["difference_low"] > 0 else "the lever paints less"
+    return "the lever is better" if row["beats_baseline"] else "the recipe is better"
 
 
 def _versus(row, digits):

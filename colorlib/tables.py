@@ -6,6 +6,12 @@ on how a number is written.
 """
 from colorlib.metrics import HIGHER_IS_BETTER
 
+# The scores two generators are weighed on side by side, amount of colour first, then its
+# rightness: (metric, label, digits). Notebook 04 weighs the GAN so, notebook 07 the full-budget levers.
+PAIRED_SCORES = (("colourfulness", "colourfulness (amount of colour)", 1),
+                 ("right_hue", "right hue (share of coloured pixels)", 3),
+                 ("ciede2000", "CIEDE2000 (lower is better)", 2), ("auc", "AuC (higher is better)", 3))
+
 
 def format_table(summary, digits=4):
     """A plain-text table of {row: {column: value}}."""

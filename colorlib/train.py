@@ -23,7 +23,7 @@ from colorlib.runtime import keep_freed_memory, rng_state, set_rng_state
 # Config fields that may change between a run and its resumption: they do not change what
 # the finished epochs computed.
 RESUMABLE_CHANGES = {"profile", "pretrain_epochs", "gan_epochs", "display_every", "device",
-                     "num_workers", "cache_dir", "ssim_images", "checks_per_epoch", "resume", "progress", "study_images",
+                     "num_workers", "cache_dir", "ssim_images", "checks_per_epoch", "resume", "progress", "study_images", "study_full_budget",
                      "max_memory"}
 # Settings that only the GAN stage reads: a pretraining checkpoint resumes under other values, so
 # that trying another GAN on a finished pretraining trains the GAN alone.

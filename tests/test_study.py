@@ -5,8 +5,8 @@ import pytest
 from colorlib import checkpoints, splits, stages
 from colorlib.config import get_config
 from colorlib.report import relative_folders
-from colorlib.study import (RECIPE_ROW, Lever, budget_points, default_levers, describe_study, lever_config,
-                            plot_budget_curve, run_lever, study_table)
+from colorlib.study import (RECIPE_ROW, Lever, budget_points, default_levers, describe_full_budget, describe_study, full_budget_levers,
+                            full_budget_markdown, lever_config, plot_budget_curve, run_lever, study_table)
 from conftest import colour_photo
 
 
@@ -27,7 +27,7 @@ def test_the_default_levers_are_the_recipe_and_the_recipe_with_one_thing_changed
     recipe = levers[0].changes
     assert levers[0].name == RECIPE_ROW and recipe["output_stride"] == 4 and recipe["head"] == "classification"
     changed = [{key for key in recipe if lever.changes[key] != recipe[key]} for lever in levers[1:]]
-    assert changed == [{"head"}, {"decoder"}, {"decoder", "size", "output_stride", "loss_stride"}, {"rebalance"}]
+    assert changed == [{"head"}, {"decoder"}, {"rebalance"}]
     assert not any(lever.gan for lever in levers)
     assert [lever.name for lever in default_levers(config.replace(decoder="unet", output_stride=1, rebalance=0.5))][1:] == [
         "the recipe with L1 regression (the capstone's loss)", "the recipe with rebalance 1 (none)"]
@@ -36,9 +36,46 @@ def test_the_default_levers_are_the_recipe_and_the_recipe_with_one_thing_changed
 def test_the_budget_curve_spans_more_than_eight_times_its_smallest_budget():
     config = get_config("cpu")
     points = budget_points(config, n_train=10_000, images=config.study_images)
-    assert points == [500, 1000, 2000]
+    assert points == [500, 1000]
     assert 10_000 * config.pretrain_epochs / points[0] >= 8  # the run's own generator is the last point
     assert budget_points(config, n_train=1500, images=1000) == [500, 1000]  # only budgets below the run's own
+
+
+def test_the_other_loss_trains_for_the_recipes_whole_budget():
+    config = get_config("cpu")
+    [lever] = full_budget_levers(config)
+    assert lever.full_budget and lever.changes["head"] == "regression"
+    assert {key for key in lever.changes if lever.changes[key] != default_levers(config)[0].changes[key]} == {"head"}
+    lever_cfg, photos = lever_config(config, lever, 10_000 * config.pretrain_epochs, 10_000)
+    assert (photos, lever_cfg.pretrain_epochs) == (10_000, config.pretrain_epochs)  # every photo, every epoch
+    assert full_budget_levers(config.replace(study_full_budget=False)) == []
+    assert full_budget_levers(config.replace(head="regression", gan_reconstruction="l1"))[0].changes["head"] == "classification"
+
+
+def test_the_full_budget_table_weighs_the_lever_against_the_recipe_paired():
+    def row(mean, difference=None, low=None, high=None, beats=None):
+        return {"mean": mean, **({} if difference is None else {"difference": difference, "difference_low": low,
+                                                                "difference_high": high, "beats_baseline": beats})}
+    own, l1 = {"lever": "own", "images_seen": 200, "photos": 100, "epochs": 2, "train_seconds": 540.0}, \
+        {"lever": "L1, full budget", "train_seconds": 480.0}
+    study = {"full_budget": [own, l1], "full_budget_versus_recipe": {
+        "own": {"colourfulness": row(30.0), "ciede2000": row(10.5), "auc": row(0.90)},
+        "L1, full budget": {"colourfulness": row(12.0, -18.0, -19.0, -17.0, None),
+                            "ciede2000": row(10.8, 0.3, 0.1, 0.5, False), "auc": row(0.905, 0.005, -0.001, 0.01, False)}}}
+    text = full_budget_markdown(study)
+    assert "| colourfulness (amount of colour) | L1, full budget | 30.0 | 12.0 | -18.0 [-19.0, -17.0] | the lever paints less |" in text
+    assert "+0.30 [+0.10, +0.50] | the recipe is better |" in text
+    assert "+0.005 [-0.001, +0.010] | a tie: the interval holds zero |" in text
+    assert "200 training images (100 photos x 2 epochs)" in text and "the recipe 9.0, L1, full budget 8.0" in text
+    assert "trained no lever for the full budget" in full_budget_markdown({"levers": []})
+    study.update(images=10, levers=[{"lever": "L1", "changes": {"head": "regression"}}],
+                 summary={RECIPE_ROW: {"colourfulness": {"mean": 8.0}}, "L1": {"colourfulness": {"mean": 11.0}}})
+    l1["changes"] = {"head": "regression"}
+    text = describe_full_budget(study)
+    assert ("**L1, full budget** against the recipe: colourfulness: the lever paints less; right hue" not in text
+            and "colourfulness: the lever paints less; CIEDE2000: the recipe is better; AuC: a tie" in text)
+    assert "painted 11.0 against the recipe's 8.0; at the whole budget 12.0 against 30.0: the short budget ranked" \
+        " the two the other way round." in text
 
 
 def _row(difference, low, high, beats, colour=None):

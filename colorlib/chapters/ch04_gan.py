@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 from colorlib.metrics import HIGHER_IS_BETTER, grey_ab, score_images, summarize_with_ci, verdict_of
+from colorlib.tables import PAIRED_SCORES
 
 
 def gan_objective_markdown(config):
@@ -244,9 +245,6 @@ def gan_in_one_line(added_colour, photos_colourfulness, better, worse):
             + (", and ".join(moved) if moved else "the same verdicts against grey on every score") + ".**")
 
 
-GAN_VERSUS_PRETRAINED = (("colourfulness", "colourfulness (amount of colour)", 1),
-                         ("right_hue", "right hue (share of coloured pixels)", 3),
-                         ("ciede2000", "CIEDE2000 (lower is better)", 2), ("auc", "AuC (higher is better)", 3))
 
 
 def gan_against_pretrained_markdown(scores, history):
@@ -270,7 +268,7 @@ def gan_against_pretrained_markdown(scores, history):
         return "The run has no GAN generator to set beside the pretrained one."
     summary = summarize_with_ci({"pretrained": scores["pretrained"], "gan": scores["gan"]}, baseline="pretrained")
     lines = ["| score | pretrained | GAN | GAN minus pretrained [95% paired] | verdict |", "|" + " --- |" * 5]
-    for metric, name, digits in GAN_VERSUS_PRETRAINED:
+    for metric, name, digits in PAIRED_SCORES:
         if metric not in summary["gan"]:
             continue
         gan, pretrained = summary["gan"][metric], summary["pretrained"][metric]
