@@ -25,7 +25,8 @@ from colorlib.dataset import ColorizationDataset, LabTensorDataset, seed_worker
 from colorlib.images import scan_images
 from colorlib.lab import dequantise_lab
 from colorlib.memory import status_bytes
-from colorlib.models import GeneratorSpec, PatchDiscriminator, build_generator
+from colorlib.discriminator import PatchDiscriminator
+from colorlib.models import GeneratorSpec, build_generator
 from colorlib.predict import predict_ab
 from colorlib.runtime import compute_description, keep_freed_memory, pick_device, resolve_precision, seed_everything
 from colorlib.sources import resolve_data

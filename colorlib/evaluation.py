@@ -308,7 +308,7 @@ def write_evaluation(out_dir, scores, names, info=None, ship=False, min_verdict_
         for row in (row for rows in metrics["summary"].values() for row in rows.values() if "beats_baseline" in row):
             row["beats_baseline"] = None
     if ship and shipped_row(metrics):
-        metrics["shipped"], metrics["shipped_meets_rule"] = shipped_row(metrics)
+        metrics["shipped"], metrics["shipped_meets_rule"] = shipped_row(metrics, scores=scores)
         metrics["shipped_chroma_scale"] = chosen_scale(metrics, metrics["shipped"])
     save_json(out_dir / METRICS_FILE, metrics)
     metric_names = list(scores[BASELINE])

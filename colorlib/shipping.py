@@ -7,6 +7,7 @@ honest about its colour; notebook 06 and the ``colorize`` command use what it ch
 from pathlib import Path
 
 from colorlib.checkpoints import METRICS_FILE, RUN_CHECKPOINTS, load_json
+from colorlib.statistics import paired_bootstrap_ci
 
 BASELINE = "grey"
 CALIBRATED = "_calibrated"  # suffix of a generator's row with its chroma calibrated (evaluate_calibrated)
@@ -15,21 +16,39 @@ CALIBRATED = "_calibrated"  # suffix of a generator's row with its chroma calibr
 COLOUR_SHARE = 0.5  # a shipped colorizer keeps at least this share of the photos' own colourfulness
 
 
-def shipped_row(metrics, share=COLOUR_SHARE):
+def preference(name):
+    """A row's rank when rows tie on colour (lower first): the later stage, then the plain row.
+
+    The GAN is the last stage, trained from the pretrained generator to paint more; a plain row
+    paints as it was trained, with no scale fitted on the very photos it is judged on.
+    """
+    stages = list(RUN_CHECKPOINTS)[::-1]
+    return stages.index(name.removesuffix(CALIBRATED)), name.endswith(CALIBRATED)
+
+
+def shipped_row(metrics, share=COLOUR_SHARE, scores=None):
     """The generator row to colorize new photos with: the most colourful that is honest about it.
 
     A row qualifies when it beats grey on AuC (its 95% paired interval above zero), does not
     lose to grey on CIEDE2000 (its interval not above zero) and keeps at least ``share`` of the
-    photos' own mean colourfulness. Colourfulness is the tie-breaker because CIEDE2000 and L1
+    photos' own mean colourfulness. Colourfulness then decides because CIEDE2000 and L1
     reward greyness: painting fainter lowers both, and a rule that minimised them would ship a
     nearly grey colorizer. Without a qualifying row, the most colourful row that does not lose
     to grey on AuC; then the plain pretrained row.
+
+    With the per-photo ``scores``, colour decides only where it is measured: a qualifying row
+    preferred by :func:`preference` (the GAN before the pretrained generator, a plain row before
+    a calibrated one) is shipped in place of a more colourful one when the 95% paired interval of
+    their colourfulness holds zero. So a rerun on another CPU, whose numbers move inside their
+    intervals, ships the same row.
 
     Parameters
     ----------
     metrics : dict
         What ``metrics.json`` holds (:func:`colorlib.evaluation.write_evaluation`).
     share : float
+    scores : dict, optional
+        {row: {metric: per-image ndarray}}, the scores ``metrics`` summarises.
 
     Returns
     -------
@@ -53,9 +72,18 @@ def shipped_row(metrics, share=COLOUR_SHARE):
 
     qualified = [n for n in rows if verdicts(n)[0] and verdicts(n)[1] and colour(n) >= share * truth]
     if qualified:
-        return max(qualified, key=colour), True
+        best = max(qualified, key=colour)
+        if scores is not None:
+            best = min((n for n in qualified if n == best or colour_tie(scores, best, n)), key=preference)
+        return best, True
     fair = [n for n in rows if verdicts(n)[2]]
     return (max(fair, key=colour) if fair else rows[0]), False
+
+
+def colour_tie(scores, first, second):
+    """Whether two rows' colourfulness differ by less than the 95% paired interval can tell apart from zero."""
+    _, low, high = paired_bootstrap_ci(scores[first]["colourfulness"], scores[second]["colourfulness"])
+    return low <= 0 <= high
 
 
 def photos_colourfulness(summary):

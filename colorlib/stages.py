@@ -28,7 +28,8 @@ from colorlib.checkpoints import (
 from colorlib.config import PROFILES
 from colorlib.distributed import barrier, init_processes, unwrap, wrap
 from colorlib.metrics import score_images
-from colorlib.models import GeneratorSpec, PatchDiscriminator, build_generator, encoder_of, freeze_encoder_norms
+from colorlib.discriminator import PatchDiscriminator
+from colorlib.models import GeneratorSpec, build_generator, encoder_of, freeze_encoder_norms
 from colorlib.plots import show_comparison
 from colorlib.predict import predict_ab, resized
 from colorlib.runtime import pick_device, resolve_precision, seed_everything

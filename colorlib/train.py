@@ -274,6 +274,8 @@ def fit(trainer, dataset, epochs, config, device, checkpoint, processes=Processe
                   "images_per_s": seen / (time.perf_counter() - start)}
         if on_epoch_end is not None:
             record.update(on_epoch_end(epoch))
+            if record.get("seconds", 0) > 0:  # its training time, checks left out: the speed a reader can recompute
+                record["images_per_s"] = seen / record["seconds"]
         if keep_step_losses:
             record["step_losses"] = dict(step_losses)
         history.append(record)

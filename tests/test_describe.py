@@ -23,7 +23,8 @@ from colorlib.chapters.ch05_scores import differences_markdown, results_markdown
 from colorlib.chapters.ch06_colorize import colorize_variants, describe_variants, variants_markdown
 from colorlib.config import get_config
 from colorlib.metrics import ciede2000_jnd, colourfulness_word, summarize_with_ci, win_rates
-from colorlib.models import GeneratorSpec, PatchDiscriminator
+from colorlib.discriminator import PatchDiscriminator
+from colorlib.models import GeneratorSpec
 from colorlib.splits import Split
 
 HISTORY = [{"epoch": 1, "D_fake": 0.43, "D_real": 0.46, "D": 0.445, "G_GAN": 2.0, "G_L1": 8.0, "G": 10.0,

@@ -11,7 +11,8 @@ from colorlib.config import get_config
 from colorlib.dataset import LabTensorDataset
 from colorlib.distributed import Processes, wrap
 from colorlib.lab import quantise_lab
-from colorlib.models import PatchDiscriminator, build_generator
+from colorlib.discriminator import PatchDiscriminator
+from colorlib.models import build_generator
 from colorlib.runtime import seed_everything
 from colorlib.train import StageCheckpoint, check_finite, fit
 from colorlib.trainers import ColorizationGAN

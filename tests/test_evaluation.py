@@ -17,7 +17,7 @@ from colorlib.metrics import HIGHER_IS_BETTER, mean_ciede2000
 from colorlib.models import GeneratorSpec, build_generator
 from colorlib.predict import predict_ab
 from colorlib.runtime import seed_everything
-from colorlib.shipping import shipped_row
+from colorlib.shipping import preference, shipped_row
 from colorlib.sources import relative_names
 from colorlib.splits import Split
 
@@ -213,3 +213,21 @@ def test_the_shipped_row_is_the_most_colourful_that_beats_grey_honestly():
     grey_rows = {"pretrained": (better, auc_better, 12.0), "gan": (worse, auc_unclear, 19.0)}
     assert shipped_row(_summary(grey_rows)) == ("gan", False)
     assert shipped_row({"summary": {"grey": {}}}) is None
+
+
+def test_rows_that_tie_on_colour_ship_by_preference_not_by_noise():
+    # Two qualifying rows whose colourfulness differs inside its paired interval: the GAN, the later
+    # stage, ships even when the pretrained row's mean is higher; a difference the interval can
+    # tell apart still ships the more colourful.
+    better, auc_better = (-0.5, -0.1), (0.001, 0.01)
+    rng = np.random.default_rng(0)
+    gan = rng.normal(30.0, 5.0, 100)
+    tied = {"gan": {"colourfulness": gan}, "pretrained": {"colourfulness": gan + rng.normal(0.3, 3.0, 100)}}
+    apart = {"gan": {"colourfulness": gan}, "pretrained": {"colourfulness": gan + 4.0 + rng.normal(0, 1.0, 100)}}
+    def summary(scores):
+        return _summary({name: (better, auc_better, float(row["colourfulness"].mean())) for name, row in scores.items()})
+    assert shipped_row(summary(tied)) == ("pretrained", True)  # without the photos' scores: the higher mean
+    assert shipped_row(summary(tied), scores=tied) == ("gan", True)
+    assert shipped_row(summary(apart), scores=apart) == ("pretrained", True)
+    assert sorted(["pretrained_calibrated", "gan", "pretrained", "gan_calibrated"], key=preference) == [
+        "gan", "gan_calibrated", "pretrained", "pretrained_calibrated"]

@@ -10,7 +10,8 @@ from colorlib.checkpoints import load_checkpoint
 from colorlib.config import get_config
 from colorlib.dataset import LabTensorDataset
 from colorlib.lab import quantise_lab
-from colorlib.models import PatchDiscriminator, build_generator
+from colorlib.discriminator import PatchDiscriminator
+from colorlib.models import build_generator
 from colorlib.runtime import seed_everything
 from colorlib.train import StageCheckpoint, fit
 from colorlib.trainers import ColorizationGAN, L1Pretrainer, one_cycle

@@ -3,10 +3,10 @@ import pytest
 import torch
 from torch import nn
 
+from colorlib.discriminator import PatchDiscriminator
 from colorlib.losses import GANLoss
 from colorlib.models import (
     GeneratorSpec,
-    PatchDiscriminator,
     build_generator,
     count_parameters,
     describe_layers,

@@ -71,6 +71,8 @@ def test_training_writes_checkpoints_and_histories(run):
     for epoch, record in enumerate(pretrain_history, start=1):  # the epoch's end is its last check
         assert record["checks"][-1] == {"step": epoch * steps, "val_L1": record["val_L1"], "grey_L1": record["grey_L1"]}
         assert len(record["step_losses"]["L1"]) == steps
+        # The speed logged is the photos seen over the epoch's seconds, checks left out, as a reader recomputes it.
+        assert record["images_per_s"] == pytest.approx(steps * config.batch_size / record["seconds"])
     assert set(gan_history[0]) >= {"D_fake", "D_real", "D", "G_GAN", "G_L1", "G", "val_ssim", "seconds"}
     steps = len(split.train) // config.gan_batch_size  # the GAN's own batch, not pretraining's
     assert gan_history[0]["seconds"] > 0 and len(gan_history[0]["step_losses"]["D"]) == steps

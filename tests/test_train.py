@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from colorlib.checkpoints import load_checkpoint, save_checkpoint
-from colorlib.models import PatchDiscriminator, build_generator
+from colorlib.discriminator import PatchDiscriminator
+from colorlib.models import build_generator
 from colorlib.runtime import keep_freed_memory, seed_everything
 from colorlib.train import EpochSampler, LossMeters, check_finite
 from colorlib.trainers import ColorizationGAN, L1Pretrainer, micro_batches

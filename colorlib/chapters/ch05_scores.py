@@ -70,7 +70,9 @@ def describe_shipped(metrics, share=COLOUR_SHARE):
     truth = photos_colourfulness(metrics["summary"])
     colour = summary["colourfulness"]["mean"]
     rule = (f"the most colourful generator row that beats grey on AuC, does not lose to it on CIEDE2000 "
-            f"(95% paired intervals) and keeps at least {share:.0%} of the photos' colourfulness")
+            f"(95% paired intervals) and keeps at least {share:.0%} of the photos' colourfulness; rows whose "
+            "colourfulness ties (its paired interval holds zero) go by stage: the GAN before the pretrained "
+            "generator, a plain row before a calibrated one")
     verdict = "meets that rule" if metrics.get("shipped_meets_rule") else (
         "is the most colourful row that does not lose to grey on AuC: **no row meets the rule in this run**")
     return (f"The run ships **{row}**, chosen as {rule}. It {verdict}. Its colourfulness is {colour:.1f}, "
