@@ -270,7 +270,7 @@ def full_budget_markdown(study):
         return "This run's study trained no lever for the full budget (`study_full_budget` is off)."
     recipe, *others = study["full_budget"]
     versus = study["full_budget_versus_recipe"]
-    lines = ["| score | lever | the recipe | lever | lever minus the recipe [95% paired] | verdict |", "|" + " --- |" * 6]
+    lines = ["| score | lever | the recipe's | the lever's | lever minus the recipe [95% paired] | verdict |", "|" + " --- |" * 6]
     for record in others:
         for metric, label, digits in PAIRED_SCORES:
             if metric not in versus[record["lever"]]:

@@ -11,7 +11,7 @@ import colorlib
 LAYERS = [
     ("settings", {"config", "runtime", "distributed", "atomic", "markup"}),
     ("data", {"sources", "images", "cache", "lab", "dataset", "preprocessing"}),
-    ("models", {"models", "heads", "bins", "losses", "predict"}),
+    ("models", {"models", "heads", "discriminator", "bins", "losses", "predict"}),
     ("files", {"checkpoints"}),
     ("measures", {"ssim", "statistics", "metrics", "tables", "calibration"}),
     ("training", {"trainers", "train"}),

@@ -15,7 +15,7 @@ def test_rows_set_the_run_beside_the_capstone():
                                                   f"(the GAN on {config.gan_photos:,} photos)")
     assert ours["encoder and starting weights"] == "EfficientNet-Lite0, ImageNet weights"
     assert ours["training time"] == "39.6 minutes (notebooks 03 and 04)"
-    assert ours["loss"] == "classification over a*b* bins, then GAN + 10 x the same classification loss"
+    assert ours["loss"] == "classification over a*b* bins, then GAN + 30 x the same classification loss"
     assert dict((a, c) for a, c, _ in rows)["epochs (pretraining + GAN)"] == "30 + 70"
 
 
